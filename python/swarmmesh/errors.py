@@ -1,0 +1,31 @@
+"""The swarmmesh error hierarchy.
+
+Every error swarmmesh raises derives from :class:`SwarmMeshError`. The classes that
+the Rust core raises are born there and re-exported here; the errors that only the
+Python layer raises (configuration, and later transports) are defined here under
+the same root. Each instance carries ``code``, a stable reason code to match on.
+"""
+
+from __future__ import annotations
+
+from swarmmesh._core import ArgumentTypeError, DecodeError, InvalidArgumentError, SwarmMeshError
+
+__all__ = [
+    "ArgumentTypeError",
+    "ConfigError",
+    "DecodeError",
+    "InvalidArgumentError",
+    "SwarmMeshError",
+]
+
+
+class ConfigError(SwarmMeshError, ValueError):
+    """A configuration value is invalid; ``field`` names it."""
+
+    code: str
+    field: str
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"invalid config field `{field}`: {message}")
+        self.field = field
+        self.code = "config"

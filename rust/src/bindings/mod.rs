@@ -1,0 +1,26 @@
+//! The private PyO3 layer: `swarmmesh._core`.
+//!
+//! Each file exposes one concept. A binding converts arguments, locks, calls the
+//! domain module and maps errors; domain rules never live here.
+
+use pyo3::prelude::*;
+
+mod args;
+mod bloom;
+mod breaker;
+mod dedup;
+pub(crate) mod errors;
+mod routing;
+
+/// The extension module. Users import `swarmmesh`, never this.
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    bloom::register(m)?;
+    dedup::register(m)?;
+    breaker::register(m)?;
+    routing::register(m)?;
+    Ok(())
+}
