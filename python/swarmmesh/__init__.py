@@ -7,7 +7,7 @@ never from ``swarmmesh._core``.
 
 from __future__ import annotations
 
-from swarmmesh._core import __version__
+from swarmmesh._core import BloomFilter, DedupFilter, DedupStats, __version__
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -18,8 +18,11 @@ from swarmmesh.errors import (
 
 __all__ = [
     "ArgumentTypeError",
+    "BloomFilter",
     "ConfigError",
     "DecodeError",
+    "DedupFilter",
+    "DedupStats",
     "InvalidArgumentError",
     "SwarmMeshError",
     "__version__",

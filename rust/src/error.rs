@@ -73,12 +73,19 @@ pub enum CoreError {
 impl CoreError {
     /// Shorthand for [`CoreError::InvalidArgument`].
     pub fn invalid(arg: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidArgument { arg, reason: reason.into() }
+        Self::InvalidArgument {
+            arg,
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`CoreError::Decode`].
     pub fn decode(what: &'static str, reason: DecodeReason, detail: impl Into<String>) -> Self {
-        Self::Decode { what, reason, detail: detail.into() }
+        Self::Decode {
+            what,
+            reason,
+            detail: detail.into(),
+        }
     }
 
     /// The stable reason code: `invalid_argument` or `decode.<reason>`.
@@ -100,13 +107,20 @@ mod tests {
     #[test]
     fn invalid_argument_names_the_argument() {
         let e = CoreError::invalid("capacity", "must be at least 1");
-        assert_eq!(e.to_string(), "invalid argument `capacity`: must be at least 1");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `capacity`: must be at least 1"
+        );
         assert_eq!(e.code(), "invalid_argument");
     }
 
     #[test]
     fn decode_codes_are_stable() {
-        let e = CoreError::decode("BloomFilter", DecodeReason::Truncated, "need 40 bytes, have 3");
+        let e = CoreError::decode(
+            "BloomFilter",
+            DecodeReason::Truncated,
+            "need 40 bytes, have 3",
+        );
         assert_eq!(e.code(), "decode.truncated");
         assert!(e.to_string().contains("BloomFilter"));
         for (r, c) in [

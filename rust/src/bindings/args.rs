@@ -7,10 +7,12 @@
 
 use std::borrow::Cow;
 
+use numpy::{PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 
 use super::errors::argument_type_error;
+use crate::bloom::IdHash;
 use crate::error::CoreError;
 
 /// A non-negative integer argument (a time in ms, a count).
@@ -42,9 +44,79 @@ fn id_bytes_slow(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
             return Ok(b.as_bytes().to_vec());
         }
     }
-    let type_name = obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    let type_name = obj
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
     Err(argument_type_error(
         arg,
         format!("argument `{arg}` must be bytes, bytearray, memoryview or str, not {type_name}"),
     ))
+}
+
+/// A seed: any int in `[0, 2^64)`.
+pub(crate) fn seed(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    obj.extract::<u64>().map_err(|_| {
+        CoreError::invalid("seed", format!("must be an int in [0, 2**64), got {obj}")).into()
+    })
+}
+
+/// Batches at least this long are hashed and processed with the GIL released.
+pub(crate) const DETACH_MIN: usize = 4096;
+
+/// Hashes a batch of ids: a 2-D `uint8` NumPy array (one id per row) or any
+/// iterable of ids. Hashing needs no lock; large arrays are hashed with the GIL
+/// released.
+pub(crate) fn hash_ids(
+    py: Python<'_>,
+    arg: &str,
+    ids: &Bound<'_, PyAny>,
+    seed: u64,
+) -> PyResult<Vec<IdHash>> {
+    if let Ok(array) = ids.cast::<PyArray2<u8>>() {
+        let view = array.try_readonly()?;
+        let rows = view.as_array();
+        let hash_rows = || -> Vec<IdHash> {
+            rows.rows()
+                .into_iter()
+                .map(|row| match row.as_slice() {
+                    Some(s) => IdHash::of(s, seed),
+                    None => IdHash::of(&row.to_vec(), seed),
+                })
+                .collect()
+        };
+        return Ok(if rows.nrows() >= DETACH_MIN {
+            py.detach(hash_rows)
+        } else {
+            hash_rows()
+        });
+    }
+    if let Ok(array) = ids.cast::<PyUntypedArray>() {
+        return Err(argument_type_error(
+            arg,
+            format!(
+                "a NumPy array of ids must be 2-D uint8 (one id per row), got {}-D {}",
+                array.ndim(),
+                array.dtype()
+            ),
+        ));
+    }
+    if ids.cast::<PyBytes>().is_ok() || ids.cast::<PyString>().is_ok() {
+        return Err(argument_type_error(
+            arg,
+            format!("`{arg}` must be a sequence of ids, not a single id"),
+        ));
+    }
+    let iter = ids.try_iter().map_err(|_| {
+        argument_type_error(
+            arg,
+            format!("`{arg}` must be a 2-D uint8 array or an iterable of ids"),
+        )
+    })?;
+    let mut out = Vec::with_capacity(ids.len().unwrap_or(0));
+    for item in iter {
+        let item = item?;
+        out.push(IdHash::of(&id_bytes(arg, &item)?, seed));
+    }
+    Ok(out)
 }

@@ -1,0 +1,67 @@
+//! Criterion benchmarks of the Bloom and dedup filters (pure Rust, no Python).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use swarmmesh::bloom::{BloomFilter, IdHash};
+use swarmmesh::dedup::DedupFilter;
+
+fn ids(n: usize) -> Vec<[u8; 16]> {
+    (0..n as u64)
+        .map(|i| {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&swarmmesh::rng::mix64(i).to_le_bytes());
+            b[8..].copy_from_slice(&swarmmesh::rng::mix64(!i).to_le_bytes());
+            b
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = 1_000_000;
+    let items = ids(n);
+    let mut g = c.benchmark_group("dedup");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("hash_16B", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) % n;
+            black_box(IdHash::of(&items[i], 7))
+        });
+    });
+
+    g.throughput(Throughput::Elements(n as u64));
+    for p in [1e-3, 1e-6] {
+        g.bench_function(format!("check_and_insert_1M_fp{p:e}"), |b| {
+            b.iter_batched_ref(
+                || DedupFilter::new(n as u64, p, 60_000, 2, 7).unwrap_or_else(|e| panic!("{e}")),
+                |f| {
+                    for x in &items {
+                        black_box(f.check_and_insert(x, 1));
+                    }
+                },
+                BatchSize::LargeInput,
+            );
+        });
+        g.bench_function(format!("bloom_add_1M_fp{p:e}"), |b| {
+            b.iter_batched_ref(
+                || BloomFilter::new(n as u64, p, 7).unwrap_or_else(|e| panic!("{e}")),
+                |f| {
+                    for x in &items {
+                        black_box(f.add(x));
+                    }
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
