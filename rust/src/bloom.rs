@@ -49,6 +49,12 @@ impl IdHash {
             h2: (h >> 64) as u64,
         }
     }
+
+    /// The two 64-bit halves.
+    #[inline]
+    pub fn halves(self) -> (u64, u64) {
+        (self.h1, self.h2)
+    }
 }
 
 /// Optimal `(num_bits, num_hashes)` for `capacity` items at `fp_rate`.

@@ -1,7 +1,8 @@
 //! The seen-message filter of the mesh: rotating generations of Bloom filters.
 //!
 //! A [`DedupFilter`] holds `G >= 2` Bloom filters of identical geometry (each
-//! sized for `capacity` ids at `fp_rate`). New ids go into the *current*
+//! sized for `capacity` ids at `fp_rate`; split-block filters, see
+//! [`crate::blocked`], so an insert costs two or three cache misses, not `k`). New ids go into the *current*
 //! generation; lookups consult every live generation. Time is cut into spans of
 //! `span = ceil(ttl / (G - 1))` milliseconds on a fixed schedule that starts at
 //! the first call: at each span boundary the oldest generation is cleared and
@@ -27,7 +28,8 @@
 //! Time never runs backwards here: a `now_ms` older than one already seen is
 //! treated as the latest one seen.
 
-use crate::bloom::{BloomFilter, IdHash, MAX_HASHES, Reader};
+use crate::blocked::{BlockedBloom, Geometry, geometry};
+use crate::bloom::{IdHash, Reader};
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
 /// The most generations a filter may have.
@@ -38,7 +40,7 @@ const VERSION: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Generation {
-    filter: BloomFilter,
+    filter: BlockedBloom,
     /// Distinct ids inserted into this generation.
     count: u64,
     /// When this generation became current (0 until the first call).
@@ -109,7 +111,7 @@ impl DedupFilter {
                 format!("must be in [2, {MAX_GENERATIONS}], got {generations}"),
             ));
         }
-        let template = BloomFilter::new(capacity, fp_rate, seed)?;
+        let template = BlockedBloom::new(geometry(capacity, fp_rate)?);
         let gens = (0..generations)
             .map(|_| Generation {
                 filter: template.clone(),
@@ -164,7 +166,12 @@ impl DedupFilter {
     }
     /// Bits of one generation.
     pub fn generation_bits(&self) -> u64 {
-        self.gens[0].filter.num_bits()
+        self.gens[0].filter.geometry().num_bits()
+    }
+
+    /// The split-block geometry of every generation.
+    pub fn geometry(&self) -> Geometry {
+        self.gens[0].filter.geometry()
     }
 
     /// The seeded hash of an id (needs no `&mut`, so batch callers hash before
@@ -238,25 +245,28 @@ impl DedupFilter {
     /// [`DedupFilter::check_and_insert`] for an already hashed id.
     pub fn check_and_insert_hashed(&mut self, h: IdHash, now_ms: u64) -> bool {
         let now = self.advance(now_ms);
+        std::hint::black_box(self.touch(h));
         self.insert_at(h, now)
+    }
+
+    /// Loads the first cache line `h` needs in every generation, so that the
+    /// misses of the current and the older generations overlap instead of
+    /// following one another.
+    #[inline]
+    fn touch(&self, h: IdHash) -> u64 {
+        self.gens.iter().fold(0, |acc, g| acc ^ g.filter.touch(h))
     }
 
     #[inline]
     fn insert_at(&mut self, h: IdHash, now: u64) -> bool {
-        let mut buf = [0u64; MAX_HASHES as usize];
         let head = self.head;
-        let n = self.gens[head].filter.positions(h, &mut buf);
-        let pos = &buf[..n];
-        if !self.gens[head].filter.test_and_set_positions(pos) {
+        if !self.gens[head].filter.test_and_set(h) {
             self.duplicates += 1;
             return false;
         }
         self.gens[head].count += 1;
-        let seen_before = (1..self.gens.len()).any(|age| {
-            self.gens[self.gen_index(age)]
-                .filter
-                .contains_positions(pos)
-        });
+        let seen_before =
+            (1..self.gens.len()).any(|age| self.gens[self.gen_index(age)].filter.contains(h));
         if seen_before {
             self.duplicates += 1;
         } else {
@@ -279,10 +289,21 @@ impl DedupFilter {
         now_ms: u64,
         out: &mut [bool],
     ) {
+        /// Ids whose cache lines are requested ahead of their insert.
+        const AHEAD: usize = 16;
         let now = self.advance(now_ms);
-        for (h, slot) in hashes.iter().zip(out.iter_mut()) {
-            *slot = self.insert_at(*h, now);
+        let mut acc = 0u64;
+        for (chunk, slots) in hashes.chunks(AHEAD).zip(out.chunks_mut(AHEAD)) {
+            // Issue the loads of a whole chunk first so their misses overlap; the
+            // inserts that follow then mostly hit the cache.
+            for h in chunk {
+                acc ^= self.touch(*h);
+            }
+            for (h, slot) in chunk.iter().zip(slots.iter_mut()) {
+                *slot = self.insert_at(*h, now);
+            }
         }
+        std::hint::black_box(acc);
     }
 
     /// Whether `id` was seen and is still remembered at `now_ms` (no state change).
@@ -293,16 +314,7 @@ impl DedupFilter {
     /// [`DedupFilter::contains`] for an already hashed id.
     pub fn contains_hashed(&self, h: IdHash, now_ms: u64) -> bool {
         let live = self.live_at(now_ms);
-        if live == 0 {
-            return false;
-        }
-        let mut buf = [0u64; MAX_HASHES as usize];
-        let n = self.gens[0].filter.positions(h, &mut buf);
-        (0..live).any(|age| {
-            self.gens[self.gen_index(age)]
-                .filter
-                .contains_positions(&buf[..n])
-        })
+        (0..live).any(|age| self.gens[self.gen_index(age)].filter.contains(h))
     }
 
     /// The latest time seen (the clock the filter has been driven to).
@@ -355,10 +367,10 @@ impl DedupFilter {
     }
 
     /// The canonical serialisation: parameters, schedule, counters and every
-    /// generation's bits.
+    /// generation's bits (all little-endian).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let gen_bytes = self.generation_bytes();
-        let mut out = Vec::with_capacity(120 + self.gens.len() * (16 + gen_bytes));
+        let g = self.geometry();
+        let mut out = Vec::with_capacity(120 + self.gens.len() * (16 + self.generation_bytes()));
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         out.push(u8::from(self.current_started.is_some()));
@@ -376,25 +388,27 @@ impl DedupFilter {
             self.duplicates,
             self.rotations,
             self.early_rotations,
-            self.generation_bits(),
-            u64::from(self.gens[0].filter.num_hashes()),
+            g.num_blocks,
+            u64::from(g.blocks_per_item) | (u64::from(g.bits_per_block) << 32),
         ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for g in &self.gens {
-            out.extend_from_slice(&g.count.to_le_bytes());
-            out.extend_from_slice(&g.started_ms.to_le_bytes());
-            // The generation's bit words: the Bloom encoding minus its header.
-            let bits = g.filter.to_bytes();
-            out.extend_from_slice(&bits[48..]);
+        for generation in &self.gens {
+            out.extend_from_slice(&generation.count.to_le_bytes());
+            out.extend_from_slice(&generation.started_ms.to_le_bytes());
+            generation.filter.write_words(&mut out);
         }
         out
     }
 
     /// Decodes [`DedupFilter::to_bytes`] output, rejecting anything that is not
-    /// exactly one canonical filter.
+    /// exactly one canonical filter. Lengths are checked before anything is
+    /// allocated, so a forged header cannot make it allocate more than the
+    /// input's own size.
     pub fn from_bytes(data: &[u8]) -> CoreResult<Self> {
         let what = "DedupFilter";
+        let inconsistent =
+            |detail: String| CoreError::decode(what, DecodeReason::Inconsistent, detail);
         let mut r = Reader::new(what, data);
         r.magic(*MAGIC)?;
         r.version(VERSION)?;
@@ -416,13 +430,14 @@ impl DedupFilter {
         let current_started = r.u64()?;
         let last_now = r.u64()?;
         let counters = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
-        let num_bits = r.u64()?;
-        let num_hashes = u32::try_from(r.u64()?).map_err(|_| {
-            CoreError::decode(what, DecodeReason::Inconsistent, "num_hashes out of range")
-        })?;
-        let inconsistent =
-            |detail: String| CoreError::decode(what, DecodeReason::Inconsistent, detail);
-        let generations_u32 = u32::try_from(generations)
+        let num_blocks = r.u64()?;
+        let packed = r.u64()?;
+        let stored = Geometry {
+            num_blocks,
+            blocks_per_item: packed as u32,
+            bits_per_block: (packed >> 32) as u32,
+        };
+        let generations = u32::try_from(generations)
             .ok()
             .filter(|g| (2..=MAX_GENERATIONS).contains(g))
             .ok_or_else(|| {
@@ -432,7 +447,7 @@ impl DedupFilter {
                     format!("{generations} generations, limit {MAX_GENERATIONS}"),
                 )
             })?;
-        if head >= generations {
+        if head >= u64::from(generations) {
             return Err(inconsistent(format!(
                 "head {head} >= generations {generations}"
             )));
@@ -452,22 +467,23 @@ impl DedupFilter {
                 "current span starts after the last seen time".to_owned(),
             ));
         }
-        let mut gens = Vec::with_capacity(generations_u32 as usize);
-        for _ in 0..generations_u32 {
-            let count = r.u64()?;
-            let started_ms = r.u64()?;
-            let filter =
-                BloomFilter::decode_body(&mut r, capacity, fp_rate, seed, num_bits, num_hashes)?;
-            gens.push(Generation {
-                filter,
-                count,
-                started_ms,
-            });
+        let expected = geometry(capacity, fp_rate)
+            .map_err(|e| inconsistent(format!("bad parameters: {e}")))?;
+        if stored != expected {
+            return Err(inconsistent(format!(
+                "geometry {stored:?} does not match capacity {capacity} at fp_rate {fp_rate}"
+            )));
+        }
+        let gen_bytes = num_blocks as usize * 64;
+        r.need(generations as usize * (16 + gen_bytes))?;
+        let mut f = Self::new(capacity, fp_rate, ttl_ms, generations, seed)
+            .map_err(|e| inconsistent(format!("bad parameters: {e}")))?;
+        for generation in &mut f.gens {
+            generation.count = r.u64()?;
+            generation.started_ms = r.u64()?;
+            generation.filter.read_words(r.take(gen_bytes)?);
         }
         r.finish()?;
-        let mut f = Self::new(capacity, fp_rate, ttl_ms, generations_u32, seed)
-            .map_err(|e| inconsistent(format!("bad parameters: {e}")))?;
-        f.gens = gens;
         f.head = head as usize;
         f.current_started = (started_flag == 1).then_some(current_started);
         f.last_now = last_now;

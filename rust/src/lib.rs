@@ -6,6 +6,7 @@
 //! so `cargo test` and `cargo bench` run without a Python interpreter.
 #![forbid(unsafe_code)]
 
+pub mod blocked;
 pub mod bloom;
 pub mod breaker;
 pub mod dedup;
