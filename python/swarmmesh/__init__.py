@@ -7,7 +7,7 @@ never from ``swarmmesh._core``.
 
 from __future__ import annotations
 
-from swarmmesh._core import __version__
+from swarmmesh._core import RoutePlan, Router, RouteStats, __version__
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -21,6 +21,9 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "InvalidArgumentError",
+    "RoutePlan",
+    "RouteStats",
+    "Router",
     "SwarmMeshError",
     "__version__",
 ]
