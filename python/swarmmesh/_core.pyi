@@ -160,6 +160,7 @@ class Router:
         priors: Mapping[str, float] | None = None,
         *,
         half_life_ms: int = 60_000,
+        max_evidence: float = 50.0,
         default_prior: float = 0.5,
         prior_weight: float = 2.0,
         exploration: float = 0.05,

@@ -50,6 +50,10 @@ pub struct RouterConfig {
     pub prior_weight: f64,
     /// Half-life of the success/failure pseudo-counts, `>= 1` ms.
     pub half_life_ms: u64,
+    /// Cap of `successes + failures` (scaled down together beyond it), `> 0`:
+    /// bounds how many observations a change of behaviour takes to show,
+    /// whatever the send rate.
+    pub max_evidence: f64,
     /// Share of [`Router::plan`] calls that promote a non-best transport, `[0, 1]`.
     pub exploration: f64,
     /// Seed of the exploration generator (and of the hash maps).
@@ -77,6 +81,7 @@ impl Default for RouterConfig {
             default_prior: 0.5,
             prior_weight: 2.0,
             half_life_ms: 60_000,
+            max_evidence: 50.0,
             exploration: 0.05,
             seed: 0,
             max_peers: 100_000,
@@ -127,6 +132,12 @@ impl RouterConfig {
         }
         if self.half_life_ms == 0 {
             return Err(CoreError::invalid("half_life_ms", "must be >= 1"));
+        }
+        if !(self.max_evidence.is_finite() && self.max_evidence > 0.0) {
+            return Err(CoreError::invalid(
+                "max_evidence",
+                format!("must be finite and > 0, got {}", self.max_evidence),
+            ));
         }
         unit("exploration", self.exploration)?;
         if self.max_peers == 0 || self.max_peers >= NIL as usize {
@@ -477,6 +488,7 @@ impl Router {
         let id = self.intern(transport)?;
         let slot = self.peer_slot(peer);
         let inv = self.inv_half_life;
+        let max_evidence = self.cfg.max_evidence;
         let Some(entry) = self.slots[slot as usize].as_mut() else {
             return Err(CoreError::invalid("peer", "internal slot error"));
         };
@@ -516,6 +528,12 @@ impl Router {
             }
         } else {
             st.failures += 1.0;
+        }
+        let total = st.successes + st.failures;
+        if total > max_evidence {
+            let k = max_evidence / total;
+            st.successes *= k;
+            st.failures *= k;
         }
         Ok(())
     }
@@ -938,6 +956,13 @@ mod tests {
             ),
             (
                 RouterConfig {
+                    max_evidence: 0.0,
+                    ..Default::default()
+                },
+                "max_evidence",
+            ),
+            (
+                RouterConfig {
                     exploration: 1.1,
                     ..Default::default()
                 },
@@ -1037,6 +1062,27 @@ mod tests {
         // far in the future, back to the prior
         let far = r.snapshot(Some("p"), Some(1_000 + 60_000 * 60))[0].reliability;
         assert!((far - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn evidence_is_capped() {
+        let cfg = RouterConfig {
+            max_evidence: 10.0,
+            ..Default::default()
+        };
+        let mut r = Router::new(cfg).unwrap();
+        for _ in 0..100 {
+            r.observe("p", "gun", true, None, 0).unwrap();
+        }
+        let s = &r.snapshot(Some("p"), None)[0];
+        assert!((s.successes - 10.0).abs() < 1e-9);
+        for _ in 0..10 {
+            r.observe("p", "gun", false, None, 0).unwrap();
+        }
+        let s = &r.snapshot(Some("p"), None)[0];
+        assert!((s.successes + s.failures - 10.0).abs() < 1e-9);
+        // after 10 failures: successes = 10 * (10/11)^10
+        assert!((s.successes - 10.0 * (10.0f64 / 11.0).powi(10)).abs() < 1e-9);
     }
 
     #[test]

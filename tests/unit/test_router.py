@@ -43,6 +43,7 @@ def test_default_and_merged_priors() -> None:
         ({"priors": {"": 0.5}}, "priors"),
         ({"half_life_ms": 0}, "half_life_ms"),
         ({"half_life_ms": -1}, "half_life_ms"),
+        ({"max_evidence": 0.0}, "max_evidence"),
         ({"default_prior": 1.1}, "default_prior"),
         ({"prior_weight": 0.0}, "prior_weight"),
         ({"exploration": -0.1}, "exploration"),

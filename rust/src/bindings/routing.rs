@@ -281,6 +281,7 @@ impl PyRouter {
         priors = None,
         *,
         half_life_ms = 60_000,
+        max_evidence = 50.0,
         default_prior = 0.5,
         prior_weight = 2.0,
         exploration = 0.05,
@@ -298,6 +299,7 @@ impl PyRouter {
     fn new(
         priors: Option<&Bound<'_, PyAny>>,
         half_life_ms: i64,
+        max_evidence: f64,
         default_prior: f64,
         prior_weight: f64,
         exploration: f64,
@@ -353,6 +355,7 @@ impl PyRouter {
             default_prior,
             prior_weight,
             half_life_ms: non_negative("half_life_ms", half_life_ms)?,
+            max_evidence,
             exploration,
             seed,
             max_peers: usize::try_from(max_peers).unwrap_or(usize::MAX),
