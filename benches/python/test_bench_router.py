@@ -142,6 +142,9 @@ def test_rank_3_transports(
         ours = per_call_s(_cycle_rank(rust, peers), 20_000)
         theirs = per_call_s(_cycle_rank(py, peers), 20_000)
         benchmark.extra_info["calls_per_s"] = round(1 / ours)
+        p = peers[123]
+        direct = per_call_s(lambda: rust.rank(p, T3, 20_000), 100_000)
+        benchmark.extra_info["calls_per_s_fixed_peer"] = round(1 / direct)
         benchmark.extra_info["ratio"] = round(theirs / ours, 2)
     benchmark(fn)
 
