@@ -26,7 +26,7 @@ impl PyBreakerRegistry {
         }
     }
 
-    /// Refuses `key` until `force_reset`.
+    /// Refuse `key` until `force_reset`.
     #[pyo3(signature = (key, now_ms = None))]
     fn force_open(&self, key: &str, now_ms: Option<i64>) -> PyResult<()> {
         if let Some(t) = now_ms {
@@ -36,7 +36,7 @@ impl PyBreakerRegistry {
         Ok(())
     }
 
-    /// Admits `key` again.
+    /// Admit `key` again.
     #[pyo3(signature = (key, now_ms = None))]
     fn force_reset(&self, key: &str, now_ms: Option<i64>) -> PyResult<()> {
         if let Some(t) = now_ms {
@@ -46,7 +46,7 @@ impl PyBreakerRegistry {
         Ok(())
     }
 
-    /// Whether a call on `key` would be admitted at `now_ms`.
+    /// Return whether a call on `key` would be admitted at `now_ms`.
     fn allow(&self, key: &str, now_ms: i64) -> PyResult<bool> {
         let now = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().would_allow(key, now))

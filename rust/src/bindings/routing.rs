@@ -372,7 +372,7 @@ impl PyRouter {
         })
     }
 
-    /// Records one delivery attempt on (peer, transport) at `now_ms`. `rtt_ms` is
+    /// Record one delivery attempt on (peer, transport) at `now_ms`. `rtt_ms` is
     /// the round-trip time of a success (None when unknown; ignored on failure);
     /// negative or NaN raises `InvalidArgumentError`.
     #[pyo3(signature = (peer, transport, ok, rtt_ms, now_ms))]
@@ -391,7 +391,7 @@ impl PyRouter {
         Ok(())
     }
 
-    /// The score of (peer, transport) at `now_ms`, in [0, 1]; the prior-based score
+    /// Return the score of (peer, transport) at `now_ms`, in [0, 1]; the prior-based score
     /// for a pair never observed. Breakers are not consulted.
     fn score(&self, peer: &str, transport: &str, now_ms: i64) -> PyResult<f64> {
         let now = non_negative("now_ms", now_ms)?;
@@ -432,7 +432,7 @@ impl PyRouter {
         PyList::new(py, out)
     }
 
-    /// Decides a send to `peer`: which transports to use now, which to hedge with
+    /// Decide a send to `peer`: which transports to use now, which to hedge with
     /// after what delay, which to keep as fallbacks (see docs/routing.md). Breaker
     /// refusals are left out. Exploration (seeded) may promote a non-best transport.
     #[pyo3(signature = (peer, transports, now_ms, max_parallel = 2))]
@@ -461,7 +461,7 @@ impl PyRouter {
         Ok(Self::plan_value(peer, &names, &plan))
     }
 
-    /// Ranks `transports` for every peer: `(order, scores)`, both shaped
+    /// Rank `transports` for every peer: `(order, scores)`, both shaped
     /// `(len(peers), len(transports))`. `order[i, j]` is the index into
     /// `transports` of peer i's j-th best transport, -1 (score NaN) for refused
     /// ones, which fill the end of the row. Row i equals `rank(peers[i], ...)`.
@@ -507,7 +507,7 @@ impl PyRouter {
         Ok((order.into_pyarray(py), scores.into_pyarray(py)))
     }
 
-    /// Estimates of `peer` (or of every peer, most recently observed first), one
+    /// Return the estimates of `peer` (or of every peer, most recently observed first), one
     /// `RouteStats` per observed transport in first-observed order. Counts are
     /// decayed to `now_ms` when given, else as of each pair's latest observation.
     #[pyo3(signature = (peer = None, now_ms = None))]
@@ -517,12 +517,12 @@ impl PyRouter {
         Ok(stats.into_iter().map(PyRouteStats::from).collect())
     }
 
-    /// Forgets everything about `peer`; False if it was not tracked.
+    /// Forget everything about `peer`; False if it was not tracked.
     fn forget(&self, peer: &str) -> bool {
         self.inner.lock().forget(peer)
     }
 
-    /// Number of tracked peers.
+    /// Return the number of tracked peers.
     fn __len__(&self) -> usize {
         self.inner.lock().len()
     }
