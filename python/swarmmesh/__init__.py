@@ -7,7 +7,15 @@ never from ``swarmmesh._core``.
 
 from __future__ import annotations
 
-from swarmmesh._core import BloomFilter, DedupFilter, DedupStats, __version__
+from swarmmesh._core import (
+    BloomFilter,
+    DedupFilter,
+    DedupStats,
+    RoutePlan,
+    Router,
+    RouteStats,
+    __version__,
+)
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -24,6 +32,9 @@ __all__ = [
     "DedupFilter",
     "DedupStats",
     "InvalidArgumentError",
+    "RoutePlan",
+    "RouteStats",
+    "Router",
     "SwarmMeshError",
     "__version__",
 ]
