@@ -3,7 +3,7 @@
 //! A classic Bloom filter touches `k` random cache lines per item (20 at a
 //! false-positive rate of 1e-6), so on a filter larger than the cache its
 //! speed is `k` memory latencies. Here the bit array is cut into 512-bit blocks
-//! (one cache line each); an item picks `s` blocks (`s` = 2, 3 or 4) from its
+//! (one cache line each); an item picks `s` blocks (`s` = 1 to 4) from its
 //! hash and sets `k_b` distinct bits in each. That costs `s` cache lines per
 //! item instead of `k`.
 //!
@@ -22,12 +22,14 @@
 
 use crate::bloom::{IdHash, MAX_BITS, optimal_bits};
 use crate::error::{CoreError, CoreResult};
+use crate::rng::mix64;
 
 /// Bits per block: one 64-byte cache line.
 pub const BLOCK_BITS: u64 = 512;
 const BLOCK_WORDS: usize = 8;
-/// The most bits set per block per item.
-pub const MAX_K_PER_BLOCK: u32 = 32;
+const _: () = assert!(BLOCK_WORDS * 64 == BLOCK_BITS as usize);
+/// The most bits set per block per item: one in each of up to 8 words.
+pub const MAX_K_PER_BLOCK: u32 = 8;
 /// The memory the geometry search may spend, relative to the classic optimum.
 pub const MAX_MEMORY_FACTOR: f64 = 1.10;
 
@@ -52,20 +54,42 @@ impl Geometry {
 fn poisson_fp(bits_per_item: f64, blocks_per_item: u32, k_b: u32) -> f64 {
     let s = f64::from(blocks_per_item);
     let lambda = s * BLOCK_BITS as f64 / bits_per_item;
-    let keep = 1.0 - f64::from(k_b) / BLOCK_BITS as f64;
-    let upper = (lambda * 4.0 + 12.0 * lambda.sqrt() + 40.0) as u32;
-    // P(0) = e^-lambda, P(i) = P(i-1) * lambda / i, accumulated in log space for
-    // robustness when lambda is large.
-    let mut log_p = -lambda;
+    // An insertion sets one bit in each of k_b of the 8 words: a given bit stays
+    // clear with probability (1 - 1/64)^(k_b / 8) per insertion into its block.
+    let keep = (1.0 - 1.0 / 64.0_f64).powf(f64::from(k_b) / BLOCK_WORDS as f64);
+    // The Poisson mass outside mean +- 12 sd (+ 20) is below 1e-25: negligible
+    // next to any accepted rate (>= 1e-15).
+    let spread = 12.0 * lambda.sqrt() + 20.0;
+    let lo = (lambda - spread).max(0.0) as u32;
+    let hi = (lambda + spread) as u32;
+    // ln P(lo), then P(i) = P(i-1) * lambda / i.
+    let ln_gamma_lo: f64 = (1..=lo).map(|i| f64::from(i).ln()).sum();
+    let mut p = (f64::from(lo) * lambda.ln() - lambda - ln_gamma_lo).exp();
+    let mut keep_i = keep.powi(lo as i32);
     let mut sum = 0.0;
-    for i in 0..=upper {
-        if i > 0 {
-            log_p += lambda.ln() - f64::from(i).ln();
+    for i in lo..=hi {
+        if i > lo {
+            p *= lambda / f64::from(i);
+            keep_i *= keep;
         }
-        let fill = 1.0 - keep.powi(i as i32);
-        sum += log_p.exp() * fill.powi(k_b as i32);
+        sum += p * (1.0 - keep_i).powi(k_b as i32);
     }
     sum.powi(blocks_per_item as i32)
+}
+
+/// The best `k_b` (bits per touched block) for a layout and its modelled rate.
+/// The rate is unimodal in `k_b` with its minimum near `c ln 2 / s`, so only a
+/// few values around that point are evaluated.
+fn best_bits_per_block(bits_per_item: f64, blocks_per_item: u32) -> (f64, u32) {
+    let centre = bits_per_item * std::f64::consts::LN_2 / f64::from(blocks_per_item);
+    let lo = (centre as u32).saturating_sub(3).max(1);
+    let hi = (centre as u32 + 4).min(MAX_K_PER_BLOCK);
+    (lo..=hi.max(lo))
+        .map(|k_b| (poisson_fp(bits_per_item, blocks_per_item, k_b), k_b))
+        .fold(
+            (f64::INFINITY, 1),
+            |acc, x| if x.0 < acc.0 { x } else { acc },
+        )
 }
 
 /// The modelled false-positive rate of `g` holding `capacity` items.
@@ -75,65 +99,131 @@ pub fn modelled_fp_rate(g: Geometry, capacity: u64) -> f64 {
 }
 
 /// The geometry for `capacity` items at `fp_rate` (see the module docs).
+///
+/// For each `s` in 1..=4 it binary-searches the fewest blocks in
+/// `[optimal, 1.1 x optimal]` whose best modelled rate is at most `fp_rate` (the
+/// rate falls as blocks are added), and returns the first `s` that succeeds.
 pub fn geometry(capacity: u64, fp_rate: f64) -> CoreResult<Geometry> {
     // Validates the arguments and the size limit the same way a classic filter does.
     crate::bloom::optimal_params(capacity, fp_rate)?;
     let optimal = optimal_bits(capacity, fp_rate);
-    let mut fallback: Option<(f64, Geometry)> = None;
-    for s in 2..=4u32 {
-        let mut step = 0;
-        while step <= 20 {
-            let factor = 1.0 + f64::from(step) * 0.005;
-            step += 1;
-            let num_blocks = ((optimal * factor) / BLOCK_BITS as f64).ceil().max(1.0) as u64;
-            if num_blocks * BLOCK_BITS > MAX_BITS {
-                return Err(CoreError::invalid(
-                    "capacity",
-                    format!(
-                        "a filter for {capacity} items at fp_rate {fp_rate} exceeds {MAX_BITS} bits"
-                    ),
-                ));
-            }
-            let bits_per_item = (num_blocks * BLOCK_BITS) as f64 / capacity as f64;
-            let (best_fp, best_k) = (1..=MAX_K_PER_BLOCK)
-                .map(|k_b| (poisson_fp(bits_per_item, s, k_b), k_b))
-                .fold(
-                    (f64::INFINITY, 1),
-                    |acc, x| if x.0 < acc.0 { x } else { acc },
-                );
-            let g = Geometry {
+    let min_blocks = (optimal / BLOCK_BITS as f64).ceil().max(1.0) as u64;
+    let max_blocks = ((optimal * MAX_MEMORY_FACTOR) / BLOCK_BITS as f64)
+        .ceil()
+        .max(1.0) as u64;
+    if max_blocks * BLOCK_BITS > MAX_BITS {
+        return Err(CoreError::invalid(
+            "capacity",
+            format!("a filter for {capacity} items at fp_rate {fp_rate} exceeds {MAX_BITS} bits"),
+        ));
+    }
+    let eval = |num_blocks: u64, s: u32, fixed8: bool| {
+        let bits_per_item = (num_blocks * BLOCK_BITS) as f64 / capacity as f64;
+        let (fp, k_b) = if fixed8 {
+            (
+                poisson_fp(bits_per_item, s, MAX_K_PER_BLOCK),
+                MAX_K_PER_BLOCK,
+            )
+        } else {
+            best_bits_per_block(bits_per_item, s)
+        };
+        (
+            fp,
+            Geometry {
                 num_blocks,
                 blocks_per_item: s,
-                bits_per_block: best_k,
-            };
-            if best_fp <= fp_rate {
-                return Ok(g);
+                bits_per_block: k_b,
+            },
+        )
+    };
+    let mut best: (f64, Geometry) = eval(max_blocks, 2, false);
+    // First the layouts with one bit in every word of a block (the fastest to
+    // compute), fewest blocks per item first; then any bits-per-block.
+    for fixed8 in [true, false] {
+        for s in 1..=MAX_BLOCKS_PER_ITEM as u32 {
+            let (fp_max, g_max) = eval(max_blocks, s, fixed8);
+            if fp_max < best.0 {
+                best = (fp_max, g_max);
             }
-            if fallback.is_none_or(|(fp, _)| best_fp < fp) {
-                fallback = Some((best_fp, g));
+            if fp_max > fp_rate {
+                continue;
             }
+            let (mut lo, mut hi) = (min_blocks, max_blocks); // invariant: hi satisfies
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if eval(mid, s, fixed8).0 <= fp_rate {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            return Ok(eval(hi, s, fixed8).1);
         }
     }
-    // Only reached for rates below what 4 blocks can model within 1.1x memory;
-    // take the best geometry found.
-    fallback
-        .map(|(_, g)| g)
-        .ok_or_else(|| CoreError::invalid("fp_rate", "no geometry found"))
+    // Only reached for rates below what 4 blocks per item reach within 1.1x
+    // memory (far below 1e-9); take the best layout at the memory bound.
+    Ok(best.1)
 }
 
-/// Where one item's bits go: per touched block, its index and 8 word masks.
-#[derive(Debug, Clone, Copy)]
-struct Placement {
+/// One 512-bit block, aligned to a cache line so that a block costs exactly one
+/// line fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C, align(64))]
+struct Block([u64; BLOCK_WORDS]);
+
+/// Where one item's bits go in one touched block: the block's index and the
+/// mixed word `y` its in-block bit positions are read from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
     block: usize,
-    masks: [u64; BLOCK_WORDS],
+    y: u64,
+}
+
+/// The most blocks an item touches.
+pub const MAX_BLOCKS_PER_ITEM: usize = 4;
+
+/// All the placements of one item. Filters of the same geometry share them, so
+/// a caller probing several generations computes them once.
+#[derive(Debug, Clone, Copy)]
+pub struct Placements {
+    n: usize,
+    items: [Placement; MAX_BLOCKS_PER_ITEM],
+}
+
+impl Placements {
+    fn as_slice(&self) -> &[Placement] {
+        &self.items[..self.n]
+    }
+}
+
+/// The bit of word `w` (0..8) that an item with mixed word `y` sets, for `k_b`
+/// bits per block. With `k_b = 8` every word gets one bit, at `(y >> 6w) & 63`.
+/// With fewer, the `k_b` consecutive words (cyclically) from word `y & 7` get
+/// one, the `i`-th at `(y >> (3 + 6i)) & 63`; the other words get none.
+#[inline(always)]
+fn word_mask(y: u64, w: usize, k_b: u64) -> u64 {
+    if k_b == 8 {
+        1u64 << ((y >> (6 * w)) & 63)
+    } else {
+        let i = (w as u64).wrapping_sub(y & 7) & 7;
+        let bit = 1u64 << ((y >> (3 + 6 * i)) & 63);
+        if i < k_b { bit } else { 0 }
+    }
+}
+
+#[inline]
+fn block_seed(h1: u64, h2: u64, j: u64) -> u64 {
+    // Double hashing across blocks (plus a constant stride so j = 0 and j = 1 differ
+    // even when h2 = 0).
+    h1.wrapping_add(j.wrapping_mul(h2))
+        .wrapping_add(j.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// A split-block Bloom filter of fixed geometry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockedBloom {
     geometry: Geometry,
-    words: Vec<u64>,
-    set_bits: u64,
+    blocks: Vec<Block>,
 }
 
 impl BlockedBloom {
@@ -141,8 +231,7 @@ impl BlockedBloom {
     pub fn new(g: Geometry) -> Self {
         Self {
             geometry: g,
-            words: vec![0; g.num_blocks as usize * BLOCK_WORDS],
-            set_bits: 0,
+            blocks: vec![Block::default(); g.num_blocks as usize],
         }
     }
 
@@ -153,118 +242,163 @@ impl BlockedBloom {
 
     /// Bytes of bit storage.
     pub fn memory_bytes(&self) -> usize {
-        self.words.len() * 8
+        self.blocks.len() * 64
     }
 
-    /// The number of bits set.
+    /// The number of bits set (counted on demand: O(m), off the hot path).
     pub fn set_bits(&self) -> u64 {
-        self.set_bits
+        self.blocks
+            .iter()
+            .flat_map(|b| b.0)
+            .map(|w| u64::from(w.count_ones()))
+            .sum()
     }
 
     /// The fraction of bits set.
     pub fn fill_ratio(&self) -> f64 {
-        self.set_bits as f64 / self.geometry.num_bits() as f64
+        self.set_bits() as f64 / self.geometry.num_bits() as f64
     }
 
-    /// The false-positive rate at the current fill (uniform-fill estimate).
+    /// The false-positive rate of a fresh item at the current fill, from the
+    /// actual fill of every word: a block answers yes for a fresh item with
+    /// probability `prod over its words of (bits set / 64)` (for `k_b = 8`; with
+    /// fewer bits the block fill to the power `k_b`), and an item needs all its
+    /// `s` blocks to answer yes. O(m): for statistics, not the hot path.
     pub fn estimated_fp_rate(&self) -> f64 {
         let g = self.geometry;
-        self.fill_ratio()
-            .powi((g.blocks_per_item * g.bits_per_block) as i32)
+        if self.blocks.is_empty() {
+            return 0.0;
+        }
+        let per_block: f64 = self
+            .blocks
+            .iter()
+            .map(|b| {
+                if g.bits_per_block == 8 {
+                    b.0.iter()
+                        .map(|w| f64::from(w.count_ones()) / 64.0)
+                        .product::<f64>()
+                } else {
+                    let fill = f64::from(b.0.iter().map(|w| w.count_ones()).sum::<u32>()) / 512.0;
+                    fill.powi(g.bits_per_block as i32)
+                }
+            })
+            .sum::<f64>()
+            / self.blocks.len() as f64;
+        per_block.powi(g.blocks_per_item as i32)
     }
 
     #[inline]
-    fn placement(&self, h: IdHash, j: u32) -> Placement {
-        let (h1, h2) = h.halves();
-        let j64 = u64::from(j);
-        // Double hashing across blocks; the block comes from the high bits (by
-        // multiply-shift), the in-block positions from the low bits.
-        let z = h1
-            .wrapping_add(j64.wrapping_mul(h2))
-            .wrapping_add(j64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let block = ((u128::from(z) * u128::from(self.geometry.num_blocks)) >> 64) as usize;
-        let a = z & 511;
-        let b = ((z >> 9) & 511) | 1; // odd: the k_b positions a + i*b mod 512 are distinct
-        let mut masks = [0u64; BLOCK_WORDS];
-        let mut pos = a;
-        for _ in 0..self.geometry.bits_per_block {
-            masks[(pos >> 6) as usize] |= 1u64 << (pos & 63);
-            pos = (pos + b) & 511;
-        }
-        Placement { block, masks }
+    fn block_index(&self, z: u64) -> usize {
+        ((u128::from(z) * u128::from(self.geometry.num_blocks)) >> 64) as usize
     }
 
-    /// Reads one word of each block `h` touches so that the cache lines are on
-    /// their way before [`BlockedBloom::test_and_set`] needs them; returns a value
-    /// the caller must consume (fold it into `std::hint::black_box`).
+    /// The placements of a hashed item: per touched block, its index (from
+    /// the high bits of a per-block seed, by multiply-shift) and a mixed word of
+    /// that seed which places the in-block bits (see `word_mask`).
+    #[inline]
+    pub fn placements(&self, h: IdHash) -> Placements {
+        let (h1, h2) = h.halves();
+        let mut out = Placements {
+            n: self.geometry.blocks_per_item as usize,
+            items: [Placement::default(); MAX_BLOCKS_PER_ITEM],
+        };
+        for (j, p) in out.items.iter_mut().take(out.n).enumerate() {
+            let z = block_seed(h1, h2, j as u64);
+            p.block = self.block_index(z);
+            p.y = mix64(z);
+        }
+        out
+    }
+
+    /// Reads one word of the first block `h` touches (of the first two, if it
+    /// touches more) so that the cache lines are on their way before the insert
+    /// needs them; the caller must consume the result (`std::hint::black_box`).
     #[inline]
     pub fn touch(&self, h: IdHash) -> u64 {
         let (h1, h2) = h.halves();
-        let mut acc = 0u64;
-        for j in 0..u64::from(self.geometry.blocks_per_item.min(2)) {
-            let z = h1
-                .wrapping_add(j.wrapping_mul(h2))
-                .wrapping_add(j.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let block = ((u128::from(z) * u128::from(self.geometry.num_blocks)) >> 64) as usize;
-            acc ^= self.words[block * BLOCK_WORDS];
-        }
-        acc
+        let n = u64::from(self.geometry.blocks_per_item.min(2));
+        (0..n).fold(0, |acc, j| {
+            acc ^ self.blocks[self.block_index(block_seed(h1, h2, j))].0[0]
+        })
     }
 
-    /// Sets the bits of `h`; true when at least one was clear (the item was
-    /// certainly absent).
+    /// Sets the bits of the placements; true when at least one was clear (the
+    /// item was certainly absent).
     #[inline]
-    pub fn test_and_set(&mut self, h: IdHash) -> bool {
-        let mut newly = 0u64;
-        for j in 0..self.geometry.blocks_per_item {
-            let p = self.placement(h, j);
-            let block = &mut self.words[p.block * BLOCK_WORDS..(p.block + 1) * BLOCK_WORDS];
-            for (word, mask) in block.iter_mut().zip(p.masks) {
-                newly += u64::from((mask & !*word).count_ones());
-                *word |= mask;
+    pub fn test_and_set_placed(&mut self, placed: &Placements) -> bool {
+        let k_b = u64::from(self.geometry.bits_per_block);
+        let mut missing = 0u64;
+        for p in placed.as_slice() {
+            let block = &mut self.blocks[p.block].0;
+            if k_b == 8 {
+                for (w, word) in block.iter_mut().enumerate() {
+                    let m = word_mask(p.y, w, 8);
+                    missing |= m & !*word;
+                    *word |= m;
+                }
+            } else {
+                for (w, word) in block.iter_mut().enumerate() {
+                    let m = word_mask(p.y, w, k_b);
+                    missing |= m & !*word;
+                    *word |= m;
+                }
             }
         }
-        self.set_bits += newly;
-        newly != 0
+        missing != 0
+    }
+
+    /// Whether every bit of the placements is set.
+    #[inline]
+    pub fn contains_placed(&self, placed: &Placements) -> bool {
+        let k_b = u64::from(self.geometry.bits_per_block);
+        placed.as_slice().iter().all(|p| {
+            let block = &self.blocks[p.block].0;
+            let missing = if k_b == 8 {
+                block
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (w, word)| acc | (word_mask(p.y, w, 8) & !word))
+            } else {
+                block.iter().enumerate().fold(0u64, |acc, (w, word)| {
+                    acc | (word_mask(p.y, w, k_b) & !word)
+                })
+            };
+            missing == 0
+        })
+    }
+
+    /// Sets the bits of `h`; true when at least one was clear.
+    pub fn test_and_set(&mut self, h: IdHash) -> bool {
+        let placed = self.placements(h);
+        self.test_and_set_placed(&placed)
     }
 
     /// Whether every bit of `h` is set.
-    #[inline]
     pub fn contains(&self, h: IdHash) -> bool {
-        (0..self.geometry.blocks_per_item).all(|j| {
-            let p = self.placement(h, j);
-            let block = &self.words[p.block * BLOCK_WORDS..(p.block + 1) * BLOCK_WORDS];
-            block
-                .iter()
-                .zip(p.masks)
-                .all(|(word, mask)| word & mask == mask)
-        })
+        self.contains_placed(&self.placements(h))
     }
 
     /// Clears every bit.
     pub fn clear(&mut self) {
-        self.words.fill(0);
-        self.set_bits = 0;
+        self.blocks.fill(Block::default());
     }
 
     /// The bit words, little-endian, for serialisation.
     pub fn write_words(&self, out: &mut Vec<u8>) {
-        out.reserve(self.words.len() * 8);
-        for w in &self.words {
+        out.reserve(self.memory_bytes());
+        for w in self.blocks.iter().flat_map(|b| b.0) {
             out.extend_from_slice(&w.to_le_bytes());
         }
     }
 
     /// Fills the bit words from `data` (exactly `memory_bytes()` long).
     pub(crate) fn read_words(&mut self, data: &[u8]) {
-        let mut set = 0u64;
-        for (w, chunk) in self.words.iter_mut().zip(data.chunks_exact(8)) {
+        let words = self.blocks.iter_mut().flat_map(|b| b.0.iter_mut());
+        for (w, chunk) in words.zip(data.chunks_exact(8)) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
             *w = u64::from_le_bytes(b);
-            set += u64::from(w.count_ones());
         }
-        self.set_bits = set;
     }
 }
 
@@ -297,7 +431,7 @@ mod tests {
                 "{n} {p} {g:?}: {}",
                 modelled_fp_rate(g, n)
             );
-            assert!((2..=4).contains(&g.blocks_per_item));
+            assert!((1..=4).contains(&g.blocks_per_item));
         }
     }
 
@@ -323,14 +457,16 @@ mod tests {
         let g = Geometry {
             num_blocks: 10,
             blocks_per_item: 2,
-            bits_per_block: 32,
+            bits_per_block: 7,
         };
         let f = BlockedBloom::new(g);
         for i in 0..1000 {
             for j in 0..2 {
-                let p = f.placement(h(i), j);
-                let bits: u32 = p.masks.iter().map(|m| m.count_ones()).sum();
-                assert_eq!(bits, 32);
+                let p = f.placements(h(i)).items[j];
+                let masks: Vec<u64> = (0..8).map(|w| word_mask(p.y, w, 7)).collect();
+                let bits: u32 = masks.iter().map(|m| m.count_ones()).sum();
+                assert_eq!(bits, 7);
+                assert_eq!(masks.iter().filter(|m| **m != 0).count(), 7);
                 assert!(p.block < 10);
             }
         }

@@ -260,13 +260,17 @@ impl DedupFilter {
     #[inline]
     fn insert_at(&mut self, h: IdHash, now: u64) -> bool {
         let head = self.head;
-        if !self.gens[head].filter.test_and_set(h) {
+        let placed = self.gens[head].filter.placements(h);
+        if !self.gens[head].filter.test_and_set_placed(&placed) {
             self.duplicates += 1;
             return false;
         }
         self.gens[head].count += 1;
-        let seen_before =
-            (1..self.gens.len()).any(|age| self.gens[self.gen_index(age)].filter.contains(h));
+        let seen_before = (1..self.gens.len()).any(|age| {
+            self.gens[self.gen_index(age)]
+                .filter
+                .contains_placed(&placed)
+        });
         if seen_before {
             self.duplicates += 1;
         } else {
@@ -314,7 +318,12 @@ impl DedupFilter {
     /// [`DedupFilter::contains`] for an already hashed id.
     pub fn contains_hashed(&self, h: IdHash, now_ms: u64) -> bool {
         let live = self.live_at(now_ms);
-        (0..live).any(|age| self.gens[self.gen_index(age)].filter.contains(h))
+        let placed = self.gens[0].filter.placements(h);
+        (0..live).any(|age| {
+            self.gens[self.gen_index(age)]
+                .filter
+                .contains_placed(&placed)
+        })
     }
 
     /// The latest time seen (the clock the filter has been driven to).

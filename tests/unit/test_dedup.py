@@ -104,12 +104,19 @@ def test_fp_rate_at_full_capacity_within_1_5x() -> None:
     assert f.stats().estimated_fp_rate == pytest.approx(p, rel=0.3)
 
 
-@pytest.mark.parametrize(("n", "p"), [(10_000, 0.01), (100_000, 1e-3), (1_000_000, 1e-6), (7, 0.2)])
+@pytest.mark.parametrize(("n", "p"), [(10_000, 0.01), (100_000, 1e-3), (1_000_000, 1e-6), (200_000, 1e-9)])
 def test_memory_per_generation_within_1_1x_of_optimal(n: int, p: float) -> None:
     f = DedupFilter(n, p, 1000)
     per_generation = f.stats().memory_bytes * 8 / f.generations
-    assert per_generation <= max(1.1 * optimal_bits(n, p), 64)
-    assert f.generation_bits >= optimal_bits(n, p)
+    assert per_generation == f.generation_bits
+    assert optimal_bits(n, p) <= per_generation <= 1.1 * optimal_bits(n, p)
+
+
+def test_tiny_filters_round_up_to_one_block() -> None:
+    # Storage comes in 512-bit blocks (one cache line): the bound is 1.1x + one block.
+    f = DedupFilter(7, 0.2, 1000)
+    assert f.generation_bits == 512
+    assert f.generation_bits <= 1.1 * optimal_bits(7, 0.2) + 512
 
 
 def test_batch_accepts_numpy_and_sequences_and_matches_single_calls() -> None:
