@@ -7,7 +7,13 @@ never from ``swarmmesh._core``.
 
 from __future__ import annotations
 
-from swarmmesh._core import __version__
+from swarmmesh._core import (
+    BreakerConfig,
+    BreakerEvent,
+    BreakerRegistry,
+    BreakerSnapshot,
+    __version__,
+)
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -18,6 +24,10 @@ from swarmmesh.errors import (
 
 __all__ = [
     "ArgumentTypeError",
+    "BreakerConfig",
+    "BreakerEvent",
+    "BreakerRegistry",
+    "BreakerSnapshot",
     "ConfigError",
     "DecodeError",
     "InvalidArgumentError",

@@ -963,11 +963,11 @@ impl BreakerRegistry {
     /// Whether a call for `key` may proceed now. In half-open, admitting a call
     /// takes a probe slot that the next recorded outcome frees.
     pub fn allow(&mut self, key: &str, now_ms: u64) -> bool {
+        self.observe(now_ms);
         if self.mode == BreakerMode::Disabled {
             self.stats.allowed += 1;
             return true;
         }
-        self.observe(now_ms);
         let Some(idx) = self.find(key) else {
             self.stats.allowed += 1;
             return true;
@@ -1014,10 +1014,10 @@ impl BreakerRegistry {
             }
             return self.record_failure(key, now_ms);
         }
+        self.observe(now_ms);
         if self.mode == BreakerMode::Disabled {
             return Ok(());
         }
-        self.observe(now_ms);
         let Some(idx) = self.entry_or_insert(key, now_ms, false) else {
             return Ok(());
         };
@@ -1051,10 +1051,10 @@ impl BreakerRegistry {
     /// Records a failed call.
     pub fn record_failure(&mut self, key: &str, now_ms: u64) -> CoreResult<()> {
         check_key(key)?;
+        self.observe(now_ms);
         if self.mode == BreakerMode::Disabled {
             return Ok(());
         }
-        self.observe(now_ms);
         let Some(idx) = self.entry_or_insert(key, now_ms, false) else {
             return Ok(());
         };
@@ -1151,10 +1151,10 @@ impl BreakerRegistry {
     /// probe slot, sorted. Empty in `disabled` mode. A scan of all entries when
     /// any breaker is not closed.
     pub fn due_for_recovery(&mut self, now_ms: u64) -> Vec<String> {
+        self.observe(now_ms);
         if self.mode == BreakerMode::Disabled {
             return Vec::new();
         }
-        self.observe(now_ms);
         let mut out = Vec::new();
         if self.non_closed == 0 {
             return out;

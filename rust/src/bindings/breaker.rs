@@ -28,8 +28,9 @@ fn float_bits(x: f64) -> u64 {
     if x == 0.0 { 0 } else { x.to_bits() }
 }
 
-/// Immutable parameters of every breaker of a registry. Validation raises
-/// `InvalidArgumentError` naming the field.
+/// Immutable parameters of every breaker of a registry.
+///
+/// Validation raises `InvalidArgumentError` naming the field.
 #[pyclass(frozen, eq, module = "swarmmesh", name = "BreakerConfig")]
 #[derive(Clone, PartialEq)]
 pub(crate) struct PyBreakerConfig {
@@ -174,7 +175,7 @@ impl PyBreakerConfig {
         self.inner.max_events
     }
 
-    /// A copy with the given fields changed (validated like the constructor).
+    /// Return a copy with the given fields changed (validated like the constructor).
     #[pyo3(signature = (**changes))]
     fn replace<'py>(
         slf: &Bound<'py, Self>,
@@ -389,6 +390,7 @@ impl PyBreakerSnapshot {
 }
 
 /// Circuit breakers keyed by string (peer id, `peer|transport`, endpoint).
+///
 /// Thread-safe; time is always passed in as `now_ms`.
 #[pyclass(frozen, module = "swarmmesh", name = "BreakerRegistry")]
 pub(crate) struct PyBreakerRegistry {
@@ -408,21 +410,23 @@ impl PyBreakerRegistry {
         })
     }
 
-    /// Whether a call for `key` may proceed at `now_ms`. In half-open this
-    /// takes a probe slot; the next recorded outcome frees it.
+    /// Return whether a call for `key` may proceed at `now_ms`.
+    ///
+    /// In half-open this takes a probe slot; the next recorded outcome frees it.
     fn allow(&self, key: &str, now_ms: i64) -> PyResult<bool> {
         let now_ms = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().allow(key, now_ms))
     }
 
-    /// True iff `allow` would admit a call now; changes nothing.
+    /// Return True iff `allow` would admit a call now; change nothing.
     fn would_allow(&self, key: &str, now_ms: i64) -> PyResult<bool> {
         let now_ms = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().would_allow(key, now_ms))
     }
 
-    /// Records a success; with `slow_call_ms` configured, a `latency_ms` above
-    /// it records a failure instead.
+    /// Record a successful call.
+    ///
+    /// With `slow_call_ms` configured, a `latency_ms` above it records a failure instead.
     #[pyo3(signature = (key, now_ms, latency_ms=None))]
     fn record_success(&self, key: &str, now_ms: i64, latency_ms: Option<i64>) -> PyResult<()> {
         let now_ms = non_negative("now_ms", now_ms)?;
@@ -432,25 +436,25 @@ impl PyBreakerRegistry {
         Ok(self.inner.lock().record_success(key, now_ms, latency_ms)?)
     }
 
-    /// Records a failure.
+    /// Record a failed call.
     fn record_failure(&self, key: &str, now_ms: i64) -> PyResult<()> {
         let now_ms = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().record_failure(key, now_ms)?)
     }
 
-    /// `"closed"`, `"open"`, `"half_open"` or `"forced_open"` (unknown keys: `"closed"`).
+    /// Return the state: `"closed"`, `"open"`, `"half_open"` or `"forced_open"` (unknown: `"closed"`).
     fn state(&self, key: &str) -> &'static str {
         self.inner.lock().state(key).as_str()
     }
 
-    /// Forces `key` open until `force_reset` (None: the latest time seen).
+    /// Force `key` open until `force_reset` (`now_ms` None: the latest time seen).
     #[pyo3(signature = (key, now_ms=None))]
     fn force_open(&self, key: &str, now_ms: Option<i64>) -> PyResult<()> {
         let now_ms = now_ms.map(|v| non_negative("now_ms", v)).transpose()?;
         Ok(self.inner.lock().force_open(key, now_ms)?)
     }
 
-    /// Resets `key` to closed, clearing counters and backoff (None: the latest time seen).
+    /// Reset `key` to closed, clearing counters and backoff (`now_ms` None: latest seen).
     #[pyo3(signature = (key, now_ms=None))]
     fn force_reset(&self, key: &str, now_ms: Option<i64>) -> PyResult<()> {
         let now_ms = now_ms.map(|v| non_negative("now_ms", v)).transpose()?;
@@ -458,20 +462,20 @@ impl PyBreakerRegistry {
         Ok(())
     }
 
-    /// Sorted keys the recovery loop should probe (their open period has passed).
+    /// Return the sorted keys the recovery loop should probe (open period passed).
     fn due_for_recovery(&self, now_ms: i64) -> PyResult<Vec<String>> {
         let now_ms = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().due_for_recovery(now_ms))
     }
 
-    /// A read-only view of `key` (unknown keys read as a fresh closed breaker).
+    /// Return a read-only view of `key` (unknown keys read as a fresh closed breaker).
     fn snapshot(&self, key: &str) -> PyBreakerSnapshot {
         PyBreakerSnapshot {
             inner: self.inner.lock().snapshot(key),
         }
     }
 
-    /// Takes every buffered state-change event, oldest first.
+    /// Take every buffered state-change event, oldest first.
     fn drain_events(&self) -> Vec<PyBreakerEvent> {
         let events = self.inner.lock().drain_events();
         events
@@ -480,13 +484,13 @@ impl PyBreakerRegistry {
             .collect()
     }
 
-    /// Evicts every closed breaker idle for `idle_evict_ms`; returns how many.
+    /// Evict every closed breaker idle for `idle_evict_ms`; return how many.
     fn evict_idle(&self, now_ms: i64) -> PyResult<usize> {
         let now_ms = non_negative("now_ms", now_ms)?;
         Ok(self.inner.lock().evict_idle(now_ms))
     }
 
-    /// Sets the mode: `"enabled"`, `"metrics_only"` or `"disabled"`.
+    /// Set the mode: `"enabled"`, `"metrics_only"` or `"disabled"`.
     fn set_mode(&self, mode: &str) -> PyResult<()> {
         let mode = BreakerMode::parse(mode)?;
         self.inner.lock().set_mode(mode);
@@ -513,8 +517,10 @@ impl PyBreakerRegistry {
         self.inner.lock().latest_now_ms()
     }
 
-    /// Counters: `allowed`, `refused`, `refusals_suppressed`, `late_outcomes`,
-    /// `slow_calls`, `openings`, `evicted`, `untracked`, `events_dropped`, `pending_events`.
+    /// Return the registry's counters.
+    ///
+    /// Keys: `allowed`, `refused`, `refusals_suppressed`, `late_outcomes`, `slow_calls`,
+    /// `openings`, `evicted`, `untracked`, `events_dropped`, `pending_events`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let (s, pending) = {
             let r = self.inner.lock();
@@ -534,7 +540,7 @@ impl PyBreakerRegistry {
         Ok(d)
     }
 
-    /// Estimated heap bytes held by the registry.
+    /// Return the estimated heap bytes held by the registry.
     fn memory_bytes(&self) -> usize {
         self.inner.lock().memory_bytes()
     }
