@@ -20,35 +20,36 @@ fn keys() -> Vec<String> {
 fn registry_with(keys: &[String]) -> BreakerRegistry {
     let mut r = BreakerRegistry::new(BreakerConfig::default(), 1, BreakerMode::Enabled)
         .unwrap_or_else(|e| panic!("{e}"));
-    for k in keys {
-        r.record_success(k, 0, None)
+    for key in keys {
+        r.record_success(key, 0, None)
             .unwrap_or_else(|e| panic!("{e}"));
     }
     r
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(crit: &mut Criterion) {
     let keys = keys();
-    let mut g = c.benchmark_group("breaker");
-    g.sample_size(20)
+    let mut group = crit.benchmark_group("breaker");
+    group
+        .sample_size(20)
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500));
 
     let mut one = registry_with(&keys[..1]);
     let key = keys[0].as_str();
-    let mut t = 0u64;
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("allow+record_success", |b| {
-        b.iter(|| {
-            t += 1;
-            if one.allow(black_box(key), t) {
-                one.record_success(key, t, None)
+    let mut now = 0u64;
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("allow+record_success", |bencher| {
+        bencher.iter(|| {
+            now += 1;
+            if one.allow(black_box(key), now) {
+                one.record_success(key, now, None)
                     .unwrap_or_else(|e| panic!("{e}"));
             }
         });
     });
-    g.bench_function("would_allow", |b| {
-        b.iter(|| one.would_allow(black_box(key), t))
+    group.bench_function("would_allow", |bencher| {
+        bencher.iter(|| one.would_allow(black_box(key), now));
     });
 
     let full = registry_with(&keys);
@@ -57,23 +58,23 @@ fn bench(c: &mut Criterion) {
         .map(|_| (rng.next_u64() % PEERS as u64) as usize)
         .collect();
     let mut dispatch = full.clone();
-    let mut i = 0usize;
-    g.bench_function("dispatch_100k_random", |b| {
-        b.iter(|| {
-            i = (i + 1) & 4095;
-            let k = keys[picks[i]].as_str();
-            if dispatch.allow(k, 1) {
+    let mut pick = 0usize;
+    group.bench_function("dispatch_100k_random", |bencher| {
+        bencher.iter(|| {
+            pick = (pick + 1) & 4095;
+            let peer = keys[picks[pick]].as_str();
+            if dispatch.allow(peer, 1) {
                 dispatch
-                    .record_success(k, 1, None)
+                    .record_success(peer, 1, None)
                     .unwrap_or_else(|e| panic!("{e}"));
             }
         });
     });
 
-    g.throughput(Throughput::Elements(PEERS as u64));
-    g.sample_size(10);
-    g.bench_function("create_100k", |b| {
-        b.iter(|| registry_with(black_box(&keys)))
+    group.throughput(Throughput::Elements(PEERS as u64));
+    group.sample_size(10);
+    group.bench_function("create_100k", |bencher| {
+        bencher.iter(|| registry_with(black_box(&keys)));
     });
 
     let mut with_open = full.clone();
@@ -82,14 +83,14 @@ fn bench(c: &mut Criterion) {
             .force_open(k, Some(0))
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    g.bench_function("due_for_recovery_100k", |b| {
-        b.iter_batched(
+    group.bench_function("due_for_recovery_100k", |bencher| {
+        bencher.iter_batched(
             || with_open.clone(),
             |mut r| r.due_for_recovery(10_000),
             BatchSize::LargeInput,
         );
     });
-    g.finish();
+    group.finish();
 }
 
 criterion_group!(benches, bench);
