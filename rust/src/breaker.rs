@@ -1548,6 +1548,25 @@ mod tests {
         assert!(!r.contains("new-1"));
     }
 
+    /// Checks the index, arena and counters against the entries.
+    fn assert_consistent(r: &BreakerRegistry) {
+        let used = r.slots.iter().filter(|&&s| s != EMPTY).count();
+        assert_eq!(used, r.entries.len());
+        assert!(r.entries.len() * 8 <= r.slots.len() * 7);
+        for idx in 0..r.entries.len() {
+            let key = std::str::from_utf8(r.key_of(idx)).unwrap();
+            assert_eq!(r.find(key), Some(idx), "{key}");
+        }
+        let live: usize = r.entries.iter().map(|e| e.key_len as usize).sum();
+        assert_eq!(live + r.arena_garbage, r.arena.len());
+        let non_closed = r
+            .entries
+            .iter()
+            .filter(|e| e.state() != BreakerState::Closed)
+            .count();
+        assert_eq!(non_closed, r.non_closed);
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -1599,6 +1618,7 @@ mod tests {
                         Op::Evict => { r.evict_idle(now); }
                     }
                     prop_assert!(r.len() <= 6);
+                    assert_consistent(&r);
                     let non_closed = (0..6).filter(|k| r.state(&format!("k{k}")) != BreakerState::Closed).count();
                     prop_assert_eq!(non_closed, r.non_closed);
                     for k in 0..6 {
@@ -1616,6 +1636,41 @@ mod tests {
                 }
                 for ev in r.drain_events() {
                     prop_assert!(ev.from_state != ev.to_state);
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn index_survives_churn(
+                ops in proptest::collection::vec((0u16..400, 0u32..3_000, any::<bool>()), 1..600),
+                max_entries in 1usize..300,
+            ) {
+                let c = BreakerConfig { idle_evict_ms: 1_000, max_entries, ..BreakerConfig::default() };
+                let mut r = BreakerRegistry::new(c, 9, BreakerMode::Enabled).unwrap();
+                let mut now = 0u64;
+                let mut last_seen = std::collections::HashMap::new();
+                for (k, dt, evict) in ops {
+                    now += u64::from(dt);
+                    let key = format!("peer-{k:05}|gun");
+                    if evict {
+                        r.evict_idle(now);
+                    } else {
+                        r.record_success(&key, now, None).unwrap();
+                        last_seen.insert(key.clone(), now);
+                        prop_assert!(r.contains(&key));
+                    }
+                    prop_assert!(r.len() <= max_entries);
+                    assert_consistent(&r);
+                }
+                // Every key seen within idle_evict_ms of the end is still tracked
+                // unless capacity pushed it out.
+                if last_seen.len() <= max_entries {
+                    for (key, seen) in &last_seen {
+                        if now < seen + 1_000 {
+                            prop_assert!(r.contains(key), "{}", key);
+                        }
+                    }
                 }
             }
         }
