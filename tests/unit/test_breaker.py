@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import swarmmesh
@@ -166,7 +168,7 @@ def test_public_exports() -> None:
 
 def test_negative_times_are_rejected_naming_the_argument() -> None:
     r = BreakerRegistry()
-    calls = [
+    calls: list[tuple[Callable[[], object], str]] = [
         (lambda: r.allow("k", -1), "now_ms"),
         (lambda: r.would_allow("k", -1), "now_ms"),
         (lambda: r.record_success("k", -1), "now_ms"),
@@ -187,7 +189,11 @@ def test_overlong_keys_are_rejected() -> None:
     r = BreakerRegistry()
     key = "k" * 256
     assert r.allow(key, 0)
-    calls = (lambda: r.record_failure(key, 0), lambda: r.record_success(key, 0), lambda: r.force_open(key))
+    calls: tuple[Callable[[], object], ...] = (
+        lambda: r.record_failure(key, 0),
+        lambda: r.record_success(key, 0),
+        lambda: r.force_open(key),
+    )
     for call in calls:
         with pytest.raises(InvalidArgumentError) as info:
             call()
