@@ -6,11 +6,14 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use parking_lot::Mutex;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use super::args::non_negative;
-use crate::breaker::{BreakerConfig, BreakerEvent, BreakerMode, BreakerRegistry, BreakerSnapshot};
+use crate::breaker::{
+    BreakerConfig, BreakerEvent, BreakerMode, BreakerRegistry, BreakerSnapshot, BreakerState,
+};
 use crate::error::CoreError;
 
 fn small(arg: &'static str, value: i64) -> Result<u32, CoreError> {
@@ -21,6 +24,16 @@ fn small(arg: &'static str, value: i64) -> Result<u32, CoreError> {
 fn size(arg: &'static str, value: i64) -> Result<usize, CoreError> {
     let v = non_negative(arg, value)?;
     usize::try_from(v).map_err(|_| CoreError::invalid(arg, format!("too large: {value}")))
+}
+
+/// The state name as an interned Python string (no allocation per call).
+fn state_name(py: Python<'_>, state: BreakerState) -> Bound<'_, PyString> {
+    match state {
+        BreakerState::Closed => intern!(py, "closed").clone(),
+        BreakerState::Open => intern!(py, "open").clone(),
+        BreakerState::HalfOpen => intern!(py, "half_open").clone(),
+        BreakerState::ForcedOpen => intern!(py, "forced_open").clone(),
+    }
 }
 
 /// Bits of a float for hashing, with `-0.0` and `0.0` equal.
@@ -261,14 +274,14 @@ impl PyBreakerEvent {
     /// State before the change.
     #[getter]
     #[allow(clippy::wrong_self_convention)]
-    fn from_state(&self) -> &'static str {
-        self.inner.from_state.as_str()
+    fn from_state<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        state_name(py, self.inner.from_state)
     }
 
     /// State after the change.
     #[getter]
-    fn to_state(&self) -> &'static str {
-        self.inner.to_state.as_str()
+    fn to_state<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        state_name(py, self.inner.to_state)
     }
 
     /// The `now_ms` of the call that caused the change.
@@ -309,8 +322,8 @@ impl PyBreakerSnapshot {
 
     /// `"closed"`, `"open"`, `"half_open"` or `"forced_open"`.
     #[getter]
-    fn state(&self) -> &'static str {
-        self.inner.state.as_str()
+    fn state<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        state_name(py, self.inner.state)
     }
 
     /// Consecutive-failure count (lowered by successes).
@@ -443,8 +456,9 @@ impl PyBreakerRegistry {
     }
 
     /// Return the state: `"closed"`, `"open"`, `"half_open"` or `"forced_open"` (unknown: `"closed"`).
-    fn state(&self, key: &str) -> &'static str {
-        self.inner.lock().state(key).as_str()
+    fn state<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+        let state = self.inner.lock().state(key);
+        state_name(py, state)
     }
 
     /// Force `key` open until `force_reset` (`now_ms` None: the latest time seen).
