@@ -508,6 +508,8 @@ fn check_key(key: &str) -> CoreResult<()> {
 }
 
 const EMPTY: u32 = u32::MAX;
+/// A deleted slot: lookups probe past it, inserts may reuse it.
+const TOMBSTONE: u32 = u32::MAX - 1;
 const IDX_MASK: u32 = 0x00FF_FFFF;
 
 /// A registry of circuit breakers keyed by string.
@@ -520,8 +522,10 @@ pub struct BreakerRegistry {
     entries: Vec<Entry>,
     arena: Vec<u8>,
     arena_garbage: usize,
-    /// Open-addressing index: `tag << 24 | entry index`, or `EMPTY`.
+    /// Open-addressing index: `tag << 24 | entry index`, `EMPTY` or `TOMBSTONE`.
     slots: Vec<u32>,
+    /// Tombstone slots in `slots`.
+    tombstones: usize,
     events: VecDeque<BreakerEvent>,
     stats: BreakerStats,
     /// Entries not in `Closed` (lets `due_for_recovery` skip the scan).
@@ -544,6 +548,7 @@ impl BreakerRegistry {
             arena: Vec::new(),
             arena_garbage: 0,
             slots: vec![EMPTY; 16],
+            tombstones: 0,
             events: VecDeque::new(),
             stats: BreakerStats::default(),
             non_closed: 0,
@@ -613,23 +618,27 @@ impl BreakerRegistry {
         &self.arena[off..off + e.key_len as usize]
     }
 
-    /// The slot position and entry index of `key`.
+    /// The slot position and entry index of `key`. Probing is triangular
+    /// (`pos + 1, + 2, + 3, ...`), which visits every slot of a power-of-two
+    /// table and avoids the primary clustering of linear probing.
     fn find_hashed(&self, key: &str, hash: u64) -> Option<(usize, usize)> {
         let mask = self.slots.len() - 1;
         let tag = (hash >> 56) as u32;
         let mut pos = hash as usize & mask;
+        let mut step = 0;
         loop {
             let s = self.slots[pos];
             if s == EMPTY {
                 return None;
             }
-            if s >> 24 == tag {
+            if s >> 24 == tag && s != TOMBSTONE {
                 let idx = (s & IDX_MASK) as usize;
                 if self.key_of(idx) == key.as_bytes() {
                     return Some((pos, idx));
                 }
             }
-            pos = (pos + 1) & mask;
+            step += 1;
+            pos = (pos + step) & mask;
         }
     }
 
@@ -637,81 +646,67 @@ impl BreakerRegistry {
         self.find_hashed(key, self.hash(key)).map(|(_, idx)| idx)
     }
 
-    fn insert_slot(slots: &mut [u32], hash: u64, idx: usize) {
+    /// Stores `idx` in the first free (empty or tombstone) slot of `hash`'s probe
+    /// sequence; returns true if it reused a tombstone.
+    fn insert_slot(slots: &mut [u32], hash: u64, idx: usize) -> bool {
         let mask = slots.len() - 1;
         let mut pos = hash as usize & mask;
-        while slots[pos] != EMPTY {
-            pos = (pos + 1) & mask;
+        let mut step = 0;
+        while slots[pos] != EMPTY && slots[pos] != TOMBSTONE {
+            step += 1;
+            pos = (pos + step) & mask;
         }
+        let reused = slots[pos] == TOMBSTONE;
         slots[pos] = ((hash >> 56) as u32) << 24 | idx as u32;
+        reused
     }
 
-    fn grow_index(&mut self) {
-        let cap = self.slots.len() * 2;
+    /// Rebuilds the index (dropping tombstones), doubling it when the live
+    /// entries alone would fill more than 7/16 of it.
+    fn rebuild_index(&mut self) {
+        let mut cap = self.slots.len();
+        if (self.entries.len() + 1) * 16 > cap * 7 {
+            cap *= 2;
+        }
         let mut slots = vec![EMPTY; cap];
         for idx in 0..self.entries.len() {
             let h = xxh3_64_with_seed(self.key_of(idx), self.hash_seed);
             Self::insert_slot(&mut slots, h, idx);
         }
         self.slots = slots;
+        self.tombstones = 0;
     }
 
-    /// Removes slot `pos` with backward-shift deletion (no tombstones).
-    fn remove_slot(&mut self, mut hole: usize) {
+    /// The slot position holding entry index `idx`.
+    fn slot_of(&self, idx: usize) -> Option<usize> {
         let mask = self.slots.len() - 1;
-        self.slots[hole] = EMPTY;
-        let mut pos = (hole + 1) & mask;
-        loop {
-            let s = self.slots[pos];
-            if s == EMPTY {
-                return;
-            }
-            let idx = (s & IDX_MASK) as usize;
-            let ideal = xxh3_64_with_seed(self.key_of(idx), self.hash_seed) as usize & mask;
-            // Move `s` into the hole unless its home lies cyclically in (hole, pos].
-            let from_ideal = pos.wrapping_sub(ideal) & mask;
-            let from_hole = pos.wrapping_sub(hole) & mask;
-            if from_ideal >= from_hole {
-                self.slots[hole] = s;
-                self.slots[pos] = EMPTY;
-                hole = pos;
-            }
-            pos = (pos + 1) & mask;
-        }
-    }
-
-    /// Re-points the slot of the entry at `from` to `to`.
-    fn repoint_slot(&mut self, from: usize, to: usize) {
-        let mask = self.slots.len() - 1;
-        let h = xxh3_64_with_seed(self.key_of(from), self.hash_seed);
+        let h = xxh3_64_with_seed(self.key_of(idx), self.hash_seed);
         let mut pos = h as usize & mask;
+        let mut step = 0;
         loop {
             let s = self.slots[pos];
             if s == EMPTY {
-                return;
+                return None;
             }
-            if (s & IDX_MASK) as usize == from {
-                self.slots[pos] = (s & !IDX_MASK) | to as u32;
-                return;
+            if s != TOMBSTONE && (s & IDX_MASK) as usize == idx {
+                return Some(pos);
             }
-            pos = (pos + 1) & mask;
+            step += 1;
+            pos = (pos + step) & mask;
         }
     }
 
     /// Removes entry `idx` (swap-remove) and its key.
     fn remove_entry(&mut self, idx: usize) {
-        let h = xxh3_64_with_seed(self.key_of(idx), self.hash_seed);
-        let mask = self.slots.len() - 1;
-        let mut pos = h as usize & mask;
-        while self.slots[pos] != EMPTY && (self.slots[pos] & IDX_MASK) as usize != idx {
-            pos = (pos + 1) & mask;
-        }
-        if self.slots[pos] != EMPTY {
-            self.remove_slot(pos);
+        if let Some(pos) = self.slot_of(idx) {
+            self.slots[pos] = TOMBSTONE;
+            self.tombstones += 1;
         }
         let last = self.entries.len() - 1;
-        if idx != last {
-            self.repoint_slot(last, idx);
+        if idx != last
+            && let Some(pos) = self.slot_of(last)
+        {
+            self.slots[pos] = (self.slots[pos] & !IDX_MASK) | idx as u32;
         }
         if self.entries[idx].state() != BreakerState::Closed {
             self.non_closed -= 1;
@@ -757,8 +752,8 @@ impl BreakerRegistry {
                 return None;
             }
         }
-        if (self.entries.len() + 1) * 8 > self.slots.len() * 7 {
-            self.grow_index();
+        if (self.entries.len() + self.tombstones + 1) * 8 > self.slots.len() * 7 {
+            self.rebuild_index();
         }
         if self.arena.len() + key.len() > u32::MAX as usize {
             self.compact_arena();
@@ -779,7 +774,9 @@ impl BreakerRegistry {
             consecutive_openings: 0,
         });
         self.arena.extend_from_slice(key.as_bytes());
-        Self::insert_slot(&mut self.slots, hash, idx);
+        if Self::insert_slot(&mut self.slots, hash, idx) {
+            self.tombstones -= 1;
+        }
         Some(idx)
     }
 
@@ -1521,6 +1518,19 @@ mod tests {
     }
 
     #[test]
+    fn index_stays_at_most_seven_eighths_full() {
+        let mut r = reg(cfg());
+        for i in 0..100_000 {
+            r.record_success(&format!("peer-{i:08}|gun"), 0, None)
+                .unwrap();
+        }
+        // 100 000 live keys fit a 131 072-slot index (76% full): 4 bytes of index
+        // per slot, about 5.2 per breaker.
+        assert_eq!(r.slots.len(), 131_072);
+        assert_consistent(&r);
+    }
+
+    #[test]
     fn many_keys_and_removal_keep_index_consistent() {
         let c = BreakerConfig {
             idle_evict_ms: 1,
@@ -1550,15 +1560,21 @@ mod tests {
 
     /// Checks the index, arena and counters against the entries.
     fn assert_consistent(r: &BreakerRegistry) {
-        let used = r.slots.iter().filter(|&&s| s != EMPTY).count();
-        assert_eq!(used, r.entries.len());
-        assert!(r.entries.len() * 8 <= r.slots.len() * 7);
+        let live = r
+            .slots
+            .iter()
+            .filter(|&&s| s != EMPTY && s != TOMBSTONE)
+            .count();
+        let dead = r.slots.iter().filter(|&&s| s == TOMBSTONE).count();
+        assert_eq!(live, r.entries.len());
+        assert_eq!(dead, r.tombstones);
+        assert!((r.entries.len() + r.tombstones) * 8 <= r.slots.len() * 7);
         for idx in 0..r.entries.len() {
             let key = std::str::from_utf8(r.key_of(idx)).unwrap();
             assert_eq!(r.find(key), Some(idx), "{key}");
         }
-        let live: usize = r.entries.iter().map(|e| e.key_len as usize).sum();
-        assert_eq!(live + r.arena_garbage, r.arena.len());
+        let key_bytes: usize = r.entries.iter().map(|e| e.key_len as usize).sum();
+        assert_eq!(key_bytes + r.arena_garbage, r.arena.len());
         let non_closed = r
             .entries
             .iter()
