@@ -29,7 +29,8 @@
 //!
 //! An entry is 64 bytes; keys live in one byte arena (no per-key allocation);
 //! the index is an open-addressing table of `u32` slots (8-bit hash tag +
-//! 24-bit entry index) kept at most 7/8 full. The sliding window is a ring of
+//! 24-bit entry index) with triangular probing and tombstones, kept at most
+//! 7/8 full. The sliding window is a ring of
 //! [`WINDOW_BUCKETS`] buckets of `window_ms / 8` (rounded up) each.
 //!
 //! The module is sans-I/O: time is always passed in, randomness comes only from
