@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from swarmmesh._core import (
     BloomFilter,
+    BreakerConfig,
+    BreakerEvent,
+    BreakerRegistry,
+    BreakerSnapshot,
     DedupFilter,
     DedupStats,
     RoutePlan,
@@ -27,6 +31,10 @@ from swarmmesh.errors import (
 __all__ = [
     "ArgumentTypeError",
     "BloomFilter",
+    "BreakerConfig",
+    "BreakerEvent",
+    "BreakerRegistry",
+    "BreakerSnapshot",
     "ConfigError",
     "DecodeError",
     "DedupFilter",
