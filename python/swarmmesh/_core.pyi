@@ -8,6 +8,24 @@ from numpy.typing import NDArray
 
 __version__: Final[str]
 
+__all__ = [
+    "ArgumentTypeError",
+    "BloomFilter",
+    "BreakerConfig",
+    "BreakerEvent",
+    "BreakerRegistry",
+    "BreakerSnapshot",
+    "DecodeError",
+    "DedupFilter",
+    "DedupStats",
+    "InvalidArgumentError",
+    "RoutePlan",
+    "RouteStats",
+    "Router",
+    "SwarmMeshError",
+    "__version__",
+]
+
 #: What the core accepts as a message id or Bloom item: raw bytes, or text (hashed as UTF-8).
 _Id: TypeAlias = bytes | bytearray | memoryview | str
 

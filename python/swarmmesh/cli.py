@@ -82,8 +82,12 @@ def _dedup(c: _Checker) -> None:
     d = DedupFilter(100_000, 1e-6, ttl_ms=60_000)
     c.check("first sight", d.check_and_insert(b"msg-1", 0), "check_and_insert(b'msg-1', 0) -> True")
     c.check("duplicate", not d.check_and_insert(b"msg-1", 59_999), "same id at 59 999 ms -> False")
-    c.check("forgotten after the TTL window", not d.contains(b"msg-1", 250_000), "contains at 250 000 ms -> False")
-    rows = np.frombuffer(b"".join(i.to_bytes(16, "little") for i in range(1000)), dtype=np.uint8).reshape(-1, 16)
+    c.check(
+        "forgotten after the TTL window", not d.contains(b"msg-1", 250_000), "contains at 250 000 ms -> False"
+    )
+    rows = np.frombuffer(b"".join(i.to_bytes(16, "little") for i in range(1000)), dtype=np.uint8).reshape(
+        -1, 16
+    )
     first = d.check_and_insert_many(rows, 1_000)
     again = d.check_and_insert_many(rows, 2_000)
     c.check(
@@ -92,7 +96,11 @@ def _dedup(c: _Checker) -> None:
         f"{int(first.sum())} new, then {int(again.sum())} new on replay",
     )
     s = d.stats()
-    c.check("stats", s.inserted == 1001, f"inserted={s.inserted} duplicates={s.duplicates} memory={s.memory_bytes} B")
+    c.check(
+        "stats",
+        s.inserted == 1001,
+        f"inserted={s.inserted} duplicates={s.duplicates} memory={s.memory_bytes} B",
+    )
 
 
 def _breakers(c: _Checker) -> None:
@@ -103,7 +111,11 @@ def _breakers(c: _Checker) -> None:
     c.check("opens after 3 consecutive failures", reg.state(key) == "open", f"state={reg.state(key)}")
     c.check("refuses while open", not reg.allow(key, 500), "allow at 500 ms -> False")
     probe = reg.allow(key, 1_002)
-    c.check("half-open probe after 1 s backoff", probe and reg.state(key) == "half_open", f"state={reg.state(key)}")
+    c.check(
+        "half-open probe after 1 s backoff",
+        probe and reg.state(key) == "half_open",
+        f"state={reg.state(key)}",
+    )
     reg.record_success(key, 1_010, latency_ms=8)
     c.check("probe success closes", reg.state(key) == "closed", f"state={reg.state(key)}")
     events = [f"{e.from_state}->{e.to_state}" for e in reg.drain_events()]
@@ -116,7 +128,8 @@ def _router(c: _Checker) -> None:
     r = Router(seed=7)
     c.check(
         "priors rank before any observation",
-        [t for t, _ in r.rank("peer-1", ["peerjs", "gun", "integrated"], 0)] == ["integrated", "gun", "peerjs"],
+        [t for t, _ in r.rank("peer-1", ["peerjs", "gun", "integrated"], 0)]
+        == ["integrated", "gun", "peerjs"],
         "integrated > gun > peerjs",
     )
     for t in range(40):

@@ -200,7 +200,7 @@ impl Placements {
 /// bits per block. With `k_b = 8` every word gets one bit, at `(y >> 6w) & 63`.
 /// With fewer, the `k_b` consecutive words (cyclically) from word `y & 7` get
 /// one, the `i`-th at `(y >> (3 + 6i)) & 63`; the other words get none.
-#[inline(always)]
+#[inline]
 fn word_mask(y: u64, w: usize, k_b: u64) -> u64 {
     if k_b == 8 {
         1u64 << ((y >> (6 * w)) & 63)
