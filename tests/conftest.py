@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
+from hypothesis import settings
 
 
 def make_ids(n: int, *, start: int = 0, width: int = 16) -> list[bytes]:
@@ -17,3 +19,10 @@ def make_ids(n: int, *, start: int = 0, width: int = 16) -> list[bytes]:
 @pytest.fixture
 def ids() -> list[bytes]:
     return make_ids(1000)
+
+
+# Hypothesis: no per-example deadline (the machine is shared and timing is not what
+# these tests check), and a fixed seed in CI so a red run can be replayed exactly.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")

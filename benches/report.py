@@ -1,0 +1,293 @@
+"""Turn benchmark results into docs/benchmarks.md (no number in that file is typed by hand).
+
+Usage::
+
+    python benches/report.py --python .ci/out/bench.json [--criterion target/criterion] \
+        [--out docs/benchmarks.md] [--mode full|short]
+
+It reads one pytest-benchmark JSON file (the rival comparisons, all measured in the
+same process) and, if given, criterion's ``target/criterion`` folder (the Rust core
+alone), and writes a Markdown page: the machine, date and commit; the issue's
+performance goals with the measured ratio and whether each is met; then every
+benchmark group with time per item and the ratio of each rival to swarmmesh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Row:
+    group: str
+    name: str
+    median_s: float
+    min_s: float
+    rounds: int
+    items: int
+    extra: dict[str, Any]
+
+    @property
+    def per_item_s(self) -> float:
+        return self.median_s / self.items
+
+    @property
+    def is_ours(self) -> bool:
+        return "swarmmesh" in self.name
+
+
+def _items(extra: dict[str, Any]) -> int:
+    for key in ("items", "calls_per_round"):
+        if key in extra:
+            return int(extra[key])
+    return 1
+
+
+def load_python(path: Path) -> list[Row]:
+    data = json.loads(path.read_text())
+    rows = []
+    for b in data["benchmarks"]:
+        s = b["stats"]
+        extra = b.get("extra_info", {})
+        rows.append(
+            Row(
+                group=b.get("group") or "(ungrouped)",
+                name=b["name"].removeprefix("test_"),
+                median_s=s["median"],
+                min_s=s["min"],
+                rounds=s["rounds"],
+                items=_items(extra),
+                extra=extra,
+            )
+        )
+    return rows
+
+
+def load_criterion(folder: Path) -> list[tuple[str, float, str]]:
+    out = []
+    for est in sorted(folder.glob("**/new/estimates.json")):
+        bench = est.parent.parent
+        meta = json.loads((est.parent / "benchmark.json").read_text())
+        mean_ns = json.loads(est.read_text())["mean"]["point_estimate"]
+        tp = meta.get("throughput") or {}
+        elements = tp.get("Elements") if isinstance(tp, dict) else None
+        note = ""
+        if elements:
+            note = f"{elements / (mean_ns * 1e-9) / 1e6:.2f} M elements/s"
+        out.append((meta.get("full_id", str(bench.relative_to(folder))), mean_ns, note))
+    return out
+
+
+def fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores of {cpu}{mem}, {system}, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return sha.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def find(rows: list[Row], group_prefix: str, name_part: str) -> Row | None:
+    for r in rows:
+        if r.group.startswith(group_prefix) and name_part in r.name:
+            return r
+    return None
+
+
+def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
+    """(goal, target, measured, verdict) for each performance goal of the issue."""
+    out: list[tuple[str, str, str, str]] = []
+
+    def ratio_goal(label: str, target: float, ours: Row | None, rival: Row | None) -> None:
+        if ours is None or rival is None:
+            out.append((label, f">= {target:g}x", "not measured in this run", "-"))
+            return
+        ratio = rival.per_item_s / ours.per_item_s
+        verdict = "met" if ratio >= target else f"missed ({ratio / target:.0%} of goal)"
+        out.append((label, f">= {target:g}x", f"{ratio:.2f}x", verdict))
+
+    single = "dedup: one call per id"
+    ours = find(rows, single, "DedupFilter.check_and_insert")
+    ratio_goal(
+        "DedupFilter.check_and_insert vs rbloom add (builtin hash)",
+        1.0,
+        ours,
+        find(rows, single, "rbloom.add (builtin"),
+    )
+    ratio_goal(
+        "DedupFilter.check_and_insert vs rbloom add (seeded bytes hash)",
+        1.0,
+        ours,
+        find(rows, single, "rbloom.add (seeded"),
+    )
+    batch = "dedup: batch of"
+    ours = find(rows, batch, "check_and_insert_many (numpy")
+    ratio_goal(
+        "check_and_insert_many vs rbloom update (builtin hash), per id",
+        5.0,
+        ours,
+        find(rows, batch, "rbloom.update (builtin"),
+    )
+    ratio_goal(
+        "check_and_insert_many vs rbloom update (seeded bytes hash), per id",
+        5.0,
+        ours,
+        find(rows, batch, "rbloom.update (seeded"),
+    )
+    ratio_goal(
+        "BreakerRegistry allow+record_success vs pybreaker call",
+        5.0,
+        find(rows, "breaker-call", "swarmmesh"),
+        find(rows, "breaker-call", "pybreaker"),
+    )
+    ratio_goal(
+        "create 100 000 breakers vs pybreaker",
+        20.0,
+        find(rows, "breaker-create", "swarmmesh"),
+        find(rows, "breaker-create", "pybreaker"),
+    )
+    mem = find(rows, "breaker-memory", "swarmmesh")
+    if mem is not None and "bytes_per_breaker" in mem.extra:
+        per = float(mem.extra["bytes_per_breaker"])
+        out.append(
+            ("bytes per tracked breaker (RSS)", "<= 100 B", f"{per:.1f} B", "met" if per <= 100 else "missed")
+        )
+    rank = find(rows, "router.rank (3", "swarmmesh")
+    if rank is not None:
+        rate = 1 / rank.median_s
+        out.append(
+            (
+                "Router.rank over 3 transports",
+                ">= 1 M/s",
+                f"{rate / 1e6:.2f} M/s",
+                "met" if rate >= 1e6 else f"missed ({rate / 1e6:.0%} of goal)",
+            )
+        )
+    many = find(rows, "router.rank_many", "swarmmesh")
+    if many is not None:
+        ms = many.median_s * 1e3
+        out.append(
+            ("Router.rank_many, 10 000 peers", "< 5 ms", f"{ms:.2f} ms", "met" if ms < 5 else "missed")
+        )
+    return out
+
+
+def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `benches/report.py` from one pytest-benchmark run (every rival measured in the same",
+        "process, on the same inputs) and criterion's output for the Rust core. Do not edit the numbers by",
+        "hand: rerun `bash benches/run.sh` and commit the result.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Commit: {commit()}",
+        f"- Mode: {mode} (short mode shrinks data sets for CI; goals are judged on full runs)",
+        "- Times are medians over rounds; ratio = rival time per item / swarmmesh time per item (higher is",
+        "  better for swarmmesh). The machine is a shared 2-vCPU VM: absolute numbers move by up to 2x",
+        "  between runs; ratios within one run are steadier.",
+        "",
+        "## Goals of the Foundation issue",
+        "",
+        "| goal | target | measured | verdict |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {g} | {t} | {m} | {v} |" for g, t, m, v in goals(rows)]
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.group, []).append(r)
+    lines += ["", "## Python, through the FFI, against rival libraries", ""]
+    for group, members in groups.items():
+        ours = next((r for r in members if r.is_ours), None)
+        lines += [
+            f"### {group}",
+            "",
+            "| benchmark | per item (median) | per item (min) | items/call | rounds | vs swarmmesh |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sorted(members, key=lambda r: r.per_item_s):
+            rel = "-" if ours is None or r is ours else f"{r.per_item_s / ours.per_item_s:.2f}x"
+            lines.append(
+                f"| {r.name} | {fmt_time(r.per_item_s)} | {fmt_time(r.min_s / r.items)} "
+                f"| {r.items} | {r.rounds} | {rel} |"
+            )
+        extras = {k: v for r in members for k, v in r.extra.items() if k not in ("items", "calls_per_round")}
+        if extras:
+            lines += [
+                "",
+                "Recorded alongside: "
+                + "; ".join(f"`{k}` = {json.dumps(v)}" for k, v in sorted(extras.items())),
+            ]
+        lines.append("")
+    if crit:
+        lines += ["## Rust core alone (criterion)", "", "| benchmark | mean | throughput |", "|---|---|---|"]
+        lines += [f"| {name} | {fmt_time(ns * 1e-9)} | {note} |" for name, ns, note in crit]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--python", type=Path, required=True, help="pytest-benchmark JSON file")
+    p.add_argument("--criterion", type=Path, help="criterion output folder (target/criterion)")
+    p.add_argument("--out", type=Path, help="write here instead of stdout")
+    p.add_argument("--mode", default="full", choices=["full", "short"])
+    args = p.parse_args(argv)
+    rows = load_python(args.python)
+    crit = load_criterion(args.criterion) if args.criterion and args.criterion.is_dir() else []
+    text = render(rows, crit, args.mode)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
