@@ -217,6 +217,23 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def render_memory(group: str, members: list[Row]) -> list[str]:
+    """Memory groups: the bytes each benchmark recorded, not its timing."""
+    table: list[tuple[str, float]] = []
+    for r in members:
+        for key, value in r.extra.items():
+            if key == "bytes_per_breaker":
+                table.append((r.name, float(value)))
+            elif key == "bytes_per_id" and isinstance(value, dict):
+                table += [(str(k), float(v)) for k, v in value.items()]
+    ours = next((b for name, b in table if "swarmmesh" in name), None)
+    lines = [f"### {group}", "", "| structure | bytes per item | vs swarmmesh |", "|---|---|---|"]
+    for name, b in sorted(table, key=lambda x: x[1]):
+        rel = "-" if ours is None or "swarmmesh" in name else f"{b / ours:.2f}x"
+        lines.append(f"| {name} | {b:.1f} | {rel} |")
+    return [*lines, ""]
+
+
 def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> str:
     lines = [
         "# Benchmarks",
@@ -244,6 +261,9 @@ def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> st
         groups.setdefault(r.group, []).append(r)
     lines += ["", "## Python, through the FFI, against rival libraries", ""]
     for group, members in groups.items():
+        if "memory" in group:
+            lines += render_memory(group, members)
+            continue
         ours = next((r for r in members if r.is_ours), None)
         lines += [
             f"### {group}",
@@ -259,11 +279,8 @@ def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> st
             )
         extras = {k: v for r in members for k, v in r.extra.items() if k not in ("items", "calls_per_round")}
         if extras:
-            lines += [
-                "",
-                "Recorded alongside: "
-                + "; ".join(f"`{k}` = {json.dumps(v)}" for k, v in sorted(extras.items())),
-            ]
+            recorded = "; ".join(f"`{k}` = {json.dumps(v)}" for k, v in sorted(extras.items()))
+            lines += ["", f"Recorded by the benchmark itself (its own cross-check): {recorded}"]
         lines.append("")
     if crit:
         lines += ["## Rust core alone (criterion)", "", "| benchmark | mean | throughput |", "|---|---|---|"]
