@@ -181,13 +181,21 @@ impl DedupFilter {
         IdHash::of(id, self.seed)
     }
 
+    #[inline]
     fn gen_index(&self, age: usize) -> usize {
+        // head < g and age < g, so one conditional subtraction replaces
+        // `% g` (a division on the hot path).
         let g = self.gens.len();
-        (self.head + g - age) % g
+        let i = self.head + g - age;
+        if i >= g { i - g } else { i }
     }
 
     fn rotate_one(&mut self, started_ms: u64) {
-        self.head = (self.head + 1) % self.gens.len();
+        self.head = if self.head + 1 == self.gens.len() {
+            0
+        } else {
+            self.head + 1
+        };
         let generation = &mut self.gens[self.head];
         generation.filter.clear();
         generation.count = 0;
@@ -274,9 +282,8 @@ impl DedupFilter {
         // Only a new id in the current generation needs the older ones, and an
         // empty generation answers without a memory access.
         let seen_before = (1..self.gens.len()).any(|age| {
-            self.gens[self.gen_index(age)]
-                .filter
-                .contains_placed(placed)
+            let older = &self.gens[self.gen_index(age)].filter;
+            !older.is_empty() && older.contains_placed(placed)
         });
         if seen_before {
             self.duplicates += 1;
