@@ -432,10 +432,14 @@ impl BlockedBloom {
         self.contains_placed(&self.placements(h))
     }
 
-    /// Clears every bit.
+    /// Clears every bit (O(1) when none is set).
     pub fn clear(&mut self) {
-        self.blocks.fill(Block::default());
-        self.empty = true;
+        // An empty filter is already all zero: skipping the fill saves a pass
+        // over memory (and, on a never-used generation, faulting its pages in).
+        if !self.empty {
+            self.blocks.fill(Block::default());
+            self.empty = true;
+        }
     }
 
     /// The bit words, little-endian, for serialisation.
