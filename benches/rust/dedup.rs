@@ -60,6 +60,34 @@ fn bench(c: &mut Criterion) {
             );
         });
     }
+    // The batch path (what `check_and_insert_many` runs after hashing): on a
+    // fresh filter, and in steady state, where the previous generation is full
+    // and every new id is also looked up there.
+    let n_hashed = n as u64;
+    let hashes: Vec<IdHash> = items.iter().map(|x| IdHash::of(x, 7)).collect();
+    let later: Vec<IdHash> = items.iter().map(|x| IdHash::of(x, 8)).collect();
+    let fresh = || DedupFilter::new(n_hashed, 1e-6, 60_000, 2, 7).unwrap_or_else(|e| panic!("{e}"));
+    g.bench_function("check_and_insert_many_1M_fp1e-6", |b| {
+        b.iter_batched_ref(
+            || (fresh(), vec![false; n]),
+            |(f, out)| f.check_and_insert_many_hashed(&hashes, 1, out),
+            BatchSize::LargeInput,
+        );
+    });
+    g.bench_function("check_and_insert_many_1M_fp1e-6_steady", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut f = fresh();
+                let mut out = vec![false; n];
+                // Fill one generation (the last id rotates it out of the way),
+                // then insert new ids after one span.
+                f.check_and_insert_many_hashed(&hashes, 1, &mut out);
+                (f, out)
+            },
+            |(f, out)| f.check_and_insert_many_hashed(&later, 60_001, out),
+            BatchSize::LargeInput,
+        );
+    });
     g.finish();
 }
 

@@ -184,7 +184,7 @@ pub const MAX_BLOCKS_PER_ITEM: usize = 4;
 
 /// All the placements of one item. Filters of the same geometry share them, so
 /// a caller probing several generations computes them once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Placements {
     n: usize,
     items: [Placement; MAX_BLOCKS_PER_ITEM],
@@ -211,6 +211,53 @@ fn word_mask(y: u64, w: usize, k_b: u64) -> u64 {
     }
 }
 
+/// The eight word masks of a placement with `k_b = 8` (the bits of
+/// [`word_mask`], computed by shifting `y` six bits per word).
+#[inline]
+fn masks8(y: u64) -> [u64; BLOCK_WORDS] {
+    let mut m = [0u64; BLOCK_WORDS];
+    let mut y = y;
+    for slot in &mut m {
+        *slot = 1u64 << (y & 63);
+        y >>= 6;
+    }
+    m
+}
+
+/// The eight word masks of a placement for any `k_b` (see [`word_mask`]).
+#[inline]
+fn masks_any(y: u64, k_b: u64) -> [u64; BLOCK_WORDS] {
+    let mut m = [0u64; BLOCK_WORDS];
+    for (w, slot) in m.iter_mut().enumerate() {
+        *slot = word_mask(y, w, k_b);
+    }
+    m
+}
+
+/// Sets the masked bits of a block; returns the bits that were clear (zero
+/// when the block already held them all). Straight-line over a fixed-size
+/// array, so it compiles without bounds checks and vectorises on SSE2.
+#[inline]
+fn set_block(block: &mut [u64; BLOCK_WORDS], masks: [u64; BLOCK_WORDS]) -> u64 {
+    let mut missing = 0u64;
+    for (word, m) in block.iter_mut().zip(masks) {
+        let old = *word;
+        let new = old | m;
+        *word = new;
+        missing |= new ^ old;
+    }
+    missing
+}
+
+/// The masked bits a block lacks (zero when it holds them all).
+#[inline]
+fn block_missing(block: &[u64; BLOCK_WORDS], masks: [u64; BLOCK_WORDS]) -> u64 {
+    block
+        .iter()
+        .zip(masks)
+        .fold(0u64, |acc, (word, m)| acc | (m & !word))
+}
+
 #[inline]
 fn block_seed(h1: u64, h2: u64, j: u64) -> u64 {
     // Double hashing across blocks (plus a constant stride so j = 0 and j = 1 differ
@@ -224,6 +271,9 @@ fn block_seed(h1: u64, h2: u64, j: u64) -> u64 {
 pub struct BlockedBloom {
     geometry: Geometry,
     blocks: Vec<Block>,
+    /// No bit is set (fresh, cleared, or decoded all-zero): every lookup is a
+    /// miss without reading memory. Derived from the bits, never serialised.
+    empty: bool,
 }
 
 impl BlockedBloom {
@@ -232,6 +282,7 @@ impl BlockedBloom {
         Self {
             geometry: g,
             blocks: vec![Block::default(); g.num_blocks as usize],
+            empty: true,
         }
     }
 
@@ -243,6 +294,12 @@ impl BlockedBloom {
     /// Bytes of bit storage.
     pub fn memory_bytes(&self) -> usize {
         self.blocks.len() * 64
+    }
+
+    /// Whether no bit is set (O(1)).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.empty
     }
 
     /// The number of bits set (counted on demand: O(m), off the hot path).
@@ -310,61 +367,58 @@ impl BlockedBloom {
         out
     }
 
-    /// Reads one word of the first block `h` touches (of the first two, if it
-    /// touches more) so that the cache lines are on their way before the insert
-    /// needs them; the caller must consume the result (`std::hint::black_box`).
+    /// Reads the first word of every block of `placed` so that the cache lines
+    /// are on their way before an insert or lookup needs them; the caller must
+    /// consume the result (`std::hint::black_box`). An empty filter reads nothing.
     #[inline]
-    pub fn touch(&self, h: IdHash) -> u64 {
-        let (h1, h2) = h.halves();
-        let n = u64::from(self.geometry.blocks_per_item.min(2));
-        (0..n).fold(0, |acc, j| {
-            acc ^ self.blocks[self.block_index(block_seed(h1, h2, j))].0[0]
-        })
+    pub fn touch_placed(&self, placed: &Placements) -> u64 {
+        if self.empty {
+            return 0;
+        }
+        placed
+            .as_slice()
+            .iter()
+            .fold(0, |acc, p| acc ^ self.blocks[p.block].0[0])
     }
 
     /// Sets the bits of the placements; true when at least one was clear (the
     /// item was certainly absent).
     #[inline]
     pub fn test_and_set_placed(&mut self, placed: &Placements) -> bool {
-        let k_b = u64::from(self.geometry.bits_per_block);
+        self.empty = false;
         let mut missing = 0u64;
-        for p in placed.as_slice() {
-            let block = &mut self.blocks[p.block].0;
-            if k_b == 8 {
-                for (w, word) in block.iter_mut().enumerate() {
-                    let m = word_mask(p.y, w, 8);
-                    missing |= m & !*word;
-                    *word |= m;
-                }
-            } else {
-                for (w, word) in block.iter_mut().enumerate() {
-                    let m = word_mask(p.y, w, k_b);
-                    missing |= m & !*word;
-                    *word |= m;
-                }
+        if self.geometry.bits_per_block == 8 {
+            for p in placed.as_slice() {
+                missing |= set_block(&mut self.blocks[p.block].0, masks8(p.y));
+            }
+        } else {
+            let k_b = u64::from(self.geometry.bits_per_block);
+            for p in placed.as_slice() {
+                missing |= set_block(&mut self.blocks[p.block].0, masks_any(p.y, k_b));
             }
         }
         missing != 0
     }
 
-    /// Whether every bit of the placements is set.
+    /// Whether every bit of the placements is set. Stops at the first block
+    /// that lacks a bit; an empty filter answers without reading memory.
     #[inline]
     pub fn contains_placed(&self, placed: &Placements) -> bool {
-        let k_b = u64::from(self.geometry.bits_per_block);
-        placed.as_slice().iter().all(|p| {
-            let block = &self.blocks[p.block].0;
-            let missing = if k_b == 8 {
-                block
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |acc, (w, word)| acc | (word_mask(p.y, w, 8) & !word))
-            } else {
-                block.iter().enumerate().fold(0u64, |acc, (w, word)| {
-                    acc | (word_mask(p.y, w, k_b) & !word)
-                })
-            };
-            missing == 0
-        })
+        if self.empty {
+            return false;
+        }
+        if self.geometry.bits_per_block == 8 {
+            placed
+                .as_slice()
+                .iter()
+                .all(|p| block_missing(&self.blocks[p.block].0, masks8(p.y)) == 0)
+        } else {
+            let k_b = u64::from(self.geometry.bits_per_block);
+            placed
+                .as_slice()
+                .iter()
+                .all(|p| block_missing(&self.blocks[p.block].0, masks_any(p.y, k_b)) == 0)
+        }
     }
 
     /// Sets the bits of `h`; true when at least one was clear.
@@ -378,9 +432,14 @@ impl BlockedBloom {
         self.contains_placed(&self.placements(h))
     }
 
-    /// Clears every bit.
+    /// Clears every bit (O(1) when none is set).
     pub fn clear(&mut self) {
-        self.blocks.fill(Block::default());
+        // An empty filter is already all zero: skipping the fill saves a pass
+        // over memory (and, on a never-used generation, faulting its pages in).
+        if !self.empty {
+            self.blocks.fill(Block::default());
+            self.empty = true;
+        }
     }
 
     /// The bit words, little-endian, for serialisation.
@@ -399,6 +458,7 @@ impl BlockedBloom {
             b.copy_from_slice(chunk);
             *w = u64::from_le_bytes(b);
         }
+        self.empty = self.blocks.iter().all(|b| b.0 == [0; BLOCK_WORDS]);
     }
 }
 
@@ -480,18 +540,74 @@ mod tests {
         assert!(!f.test_and_set(h(1)));
         let expected = u64::from(g.blocks_per_item * g.bits_per_block);
         assert!(f.set_bits() <= expected && f.set_bits() >= expected - u64::from(g.bits_per_block));
-        f.touch(h(1));
+        assert!(!f.is_empty());
+        assert_eq!(BlockedBloom::new(g).touch_placed(&f.placements(h(1))), 0);
+        std::hint::black_box(f.touch_placed(&f.placements(h(1))));
         let mut bytes = Vec::new();
         f.write_words(&mut bytes);
         let mut g2 = BlockedBloom::new(g);
         g2.read_words(&bytes);
         assert_eq!(f, g2);
+        assert!(!g2.is_empty());
         f.clear();
+        assert!(f.is_empty());
         assert!(!f.contains(h(1)));
+        let mut g3 = BlockedBloom::new(g);
+        g3.test_and_set(h(2));
+        bytes.clear();
+        f.write_words(&mut bytes);
+        g3.read_words(&bytes);
+        assert!(g3.is_empty() && g3 == f);
         assert_eq!(f.set_bits(), 0);
     }
 
+    #[test]
+    fn fast_masks_match_the_layout() {
+        for i in 0..1000 {
+            let y = crate::rng::mix64(i);
+            let fast = masks8(y);
+            for (w, &m) in fast.iter().enumerate() {
+                assert_eq!(m, word_mask(y, w, 8));
+            }
+            assert_eq!(masks_any(y, 8), fast);
+            for k_b in 1..8 {
+                let m = masks_any(y, k_b);
+                assert_eq!(m.iter().map(|x| x.count_ones()).sum::<u32>(), k_b as u32);
+            }
+        }
+    }
+
     proptest! {
+        /// The fast paths set exactly the bits of the reference layout
+        /// (`word_mask`, word by word) and answer as it does, for every `k_b`.
+        #[test]
+        fn prop_matches_reference_layout(
+            keys in proptest::collection::vec(0u64..300, 1..300),
+            s in 1u32..=4,
+            k_b in 1u32..=8,
+            num_blocks in 1u64..40,
+        ) {
+            let g = Geometry { num_blocks, blocks_per_item: s, bits_per_block: k_b };
+            let mut f = BlockedBloom::new(g);
+            let mut reference = vec![[0u64; BLOCK_WORDS]; num_blocks as usize];
+            for &k in &keys {
+                let placed = f.placements(h(k));
+                let mut missing = false;
+                for p in placed.as_slice() {
+                    for (w, word) in reference[p.block].iter_mut().enumerate() {
+                        let m = word_mask(p.y, w, u64::from(k_b));
+                        missing |= m & !*word != 0;
+                        *word |= m;
+                    }
+                }
+                prop_assert_eq!(f.contains(h(k)), !missing);
+                prop_assert_eq!(f.test_and_set(h(k)), missing);
+                prop_assert!(f.contains(h(k)));
+            }
+            let words: Vec<[u64; BLOCK_WORDS]> = f.blocks.iter().map(|b| b.0).collect();
+            prop_assert_eq!(words, reference);
+        }
+
         #[test]
         fn prop_no_false_negatives(keys in proptest::collection::vec(any::<u64>(), 1..500)) {
             let g = geometry(keys.len() as u64, 1e-4).unwrap();

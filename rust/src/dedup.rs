@@ -28,7 +28,7 @@
 //! Time never runs backwards here: a `now_ms` older than one already seen is
 //! treated as the latest one seen.
 
-use crate::blocked::{BlockedBloom, Geometry, geometry};
+use crate::blocked::{BlockedBloom, Geometry, Placements, geometry};
 use crate::bloom::{IdHash, Reader};
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
@@ -181,13 +181,21 @@ impl DedupFilter {
         IdHash::of(id, self.seed)
     }
 
+    #[inline]
     fn gen_index(&self, age: usize) -> usize {
+        // head < g and age < g, so one conditional subtraction replaces
+        // `% g` (a division on the hot path).
         let g = self.gens.len();
-        (self.head + g - age) % g
+        let i = self.head + g - age;
+        if i >= g { i - g } else { i }
     }
 
     fn rotate_one(&mut self, started_ms: u64) {
-        self.head = (self.head + 1) % self.gens.len();
+        self.head = if self.head + 1 == self.gens.len() {
+            0
+        } else {
+            self.head + 1
+        };
         let generation = &mut self.gens[self.head];
         generation.filter.clear();
         generation.count = 0;
@@ -245,38 +253,44 @@ impl DedupFilter {
     /// [`DedupFilter::check_and_insert`] for an already hashed id.
     pub fn check_and_insert_hashed(&mut self, h: IdHash, now_ms: u64) -> bool {
         let now = self.advance(now_ms);
-        std::hint::black_box(self.touch(h));
-        self.insert_at(h, now)
+        // All generations share one geometry, so the placements are computed once.
+        let placed = self.gens[self.head].filter.placements(h);
+        std::hint::black_box(self.touch_older(&placed));
+        self.insert_placed(&placed, now)
     }
 
-    /// Loads the first cache line `h` needs in every generation, so that the
-    /// misses of the current and the older generations overlap instead of
-    /// following one another.
+    /// Loads the first cache line of each block `placed` needs in every older,
+    /// non-empty generation, so that those misses overlap with the insert into
+    /// the current generation instead of following it.
     #[inline]
-    fn touch(&self, h: IdHash) -> u64 {
-        self.gens.iter().fold(0, |acc, g| acc ^ g.filter.touch(h))
+    fn touch_older(&self, placed: &Placements) -> u64 {
+        (1..self.gens.len()).fold(0, |acc, age| {
+            acc ^ self.gens[self.gen_index(age)].filter.touch_placed(placed)
+        })
     }
 
     #[inline]
-    fn insert_at(&mut self, h: IdHash, now: u64) -> bool {
+    fn insert_placed(&mut self, placed: &Placements, now: u64) -> bool {
         let head = self.head;
-        let placed = self.gens[head].filter.placements(h);
-        if !self.gens[head].filter.test_and_set_placed(&placed) {
+        let current = &mut self.gens[head];
+        if !current.filter.test_and_set_placed(placed) {
             self.duplicates += 1;
             return false;
         }
-        self.gens[head].count += 1;
+        current.count += 1;
+        let full = current.count >= self.capacity;
+        // Only a new id in the current generation needs the older ones, and an
+        // empty generation answers without a memory access.
         let seen_before = (1..self.gens.len()).any(|age| {
-            self.gens[self.gen_index(age)]
-                .filter
-                .contains_placed(&placed)
+            let older = &self.gens[self.gen_index(age)].filter;
+            !older.is_empty() && older.contains_placed(placed)
         });
         if seen_before {
             self.duplicates += 1;
         } else {
             self.inserted += 1;
         }
-        if self.gens[head].count >= self.capacity {
+        if full {
             // Overload: the current generation is full before its span ended.
             self.rotate_one(now);
             self.current_started = Some(now);
@@ -287,6 +301,11 @@ impl DedupFilter {
 
     /// Processes a batch at one `now_ms` in order (a repeat inside the batch is
     /// a duplicate); writes one answer per hash into `out`.
+    ///
+    /// Software-pipelined in chunks: the placements of a chunk are computed
+    /// first, then the cache lines of all of them are requested (so their misses
+    /// overlap), then the ids are inserted in order, mostly hitting the cache.
+    /// The answers are those of the same sequence of single calls.
     pub fn check_and_insert_many_hashed(
         &mut self,
         hashes: &[IdHash],
@@ -297,14 +316,20 @@ impl DedupFilter {
         const AHEAD: usize = 16;
         let now = self.advance(now_ms);
         let mut acc = 0u64;
+        let mut placed = [Placements::default(); AHEAD];
         for (chunk, slots) in hashes.chunks(AHEAD).zip(out.chunks_mut(AHEAD)) {
-            // Issue the loads of a whole chunk first so their misses overlap; the
-            // inserts that follow then mostly hit the cache.
-            for h in chunk {
-                acc ^= self.touch(*h);
+            let placed = &mut placed[..chunk.len()];
+            for (p, h) in placed.iter_mut().zip(chunk) {
+                *p = self.gens[self.head].filter.placements(*h);
             }
-            for (h, slot) in chunk.iter().zip(slots.iter_mut()) {
-                *slot = self.insert_at(*h, now);
+            for p in placed.iter() {
+                acc ^= self
+                    .gens
+                    .iter()
+                    .fold(0, |a, g| a ^ g.filter.touch_placed(p));
+            }
+            for (p, slot) in placed.iter().zip(slots.iter_mut()) {
+                *slot = self.insert_placed(p, now);
             }
         }
         std::hint::black_box(acc);

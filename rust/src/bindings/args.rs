@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use numpy::{PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 use super::errors::argument_type_error;
 use crate::bloom::IdHash;
@@ -64,19 +64,63 @@ pub(crate) fn seed(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// Batches at least this long are hashed and processed with the GIL released.
 pub(crate) const DETACH_MIN: usize = 4096;
 
+/// The seeded hash of one id (the bytes are borrowed, never copied, for
+/// `bytes`).
+#[inline]
+fn hash_id(arg: &str, obj: &Bound<'_, PyAny>, seed: u64) -> PyResult<IdHash> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(IdHash::of(b.as_bytes(), seed));
+    }
+    Ok(IdHash::of(&id_bytes_slow(arg, obj)?, seed))
+}
+
+/// Hashes the rows of a C-contiguous `rows x width` byte matrix.
+fn hash_flat_rows(flat: &[u8], rows: usize, width: usize, seed: u64) -> Vec<IdHash> {
+    if width == 0 {
+        return vec![IdHash::of(&[], seed); rows];
+    }
+    flat.chunks_exact(width)
+        .map(|row| IdHash::of(row, seed))
+        .collect()
+}
+
 /// Hashes a batch of ids: a 2-D `uint8` NumPy array (one id per row) or any
 /// iterable of ids. Hashing needs no lock; large arrays are hashed with the GIL
-/// released.
+/// released. A C-contiguous array is hashed straight from its buffer, a `list`
+/// or `tuple` by index, anything else through the iterator protocol.
 pub(crate) fn hash_ids(
     py: Python<'_>,
     arg: &str,
     ids: &Bound<'_, PyAny>,
     seed: u64,
 ) -> PyResult<Vec<IdHash>> {
+    if let Ok(list) = ids.cast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            out.push(hash_id(arg, &item, seed)?);
+        }
+        return Ok(out);
+    }
+    if let Ok(tuple) = ids.cast::<PyTuple>() {
+        let mut out = Vec::with_capacity(tuple.len());
+        for item in tuple.iter() {
+            out.push(hash_id(arg, &item, seed)?);
+        }
+        return Ok(out);
+    }
     if let Ok(array) = ids.cast::<PyArray2<u8>>() {
         let view = array.try_readonly()?;
         let rows = view.as_array();
-        let hash_rows = || -> Vec<IdHash> {
+        let (nrows, width) = rows.dim();
+        let detach = nrows >= DETACH_MIN;
+        // Standard (C) order only: a Fortran-ordered buffer is contiguous too,
+        // but its rows are not consecutive.
+        if let Some(flat) = rows.as_slice() {
+            let run = || hash_flat_rows(flat, nrows, width, seed);
+            return Ok(if detach { py.detach(run) } else { run() });
+        }
+        // A strided view (a slice of a larger array, a transpose): row by row.
+        let run = || -> Vec<IdHash> {
             rows.rows()
                 .into_iter()
                 .map(|row| match row.as_slice() {
@@ -85,11 +129,7 @@ pub(crate) fn hash_ids(
                 })
                 .collect()
         };
-        return Ok(if rows.nrows() >= DETACH_MIN {
-            py.detach(hash_rows)
-        } else {
-            hash_rows()
-        });
+        return Ok(if detach { py.detach(run) } else { run() });
     }
     if let Ok(array) = ids.cast::<PyUntypedArray>() {
         return Err(argument_type_error(
@@ -115,8 +155,7 @@ pub(crate) fn hash_ids(
     })?;
     let mut out = Vec::with_capacity(ids.len().unwrap_or(0));
     for item in iter {
-        let item = item?;
-        out.push(IdHash::of(&id_bytes(arg, &item)?, seed));
+        out.push(hash_id(arg, &item?, seed)?);
     }
     Ok(out)
 }
