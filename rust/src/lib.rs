@@ -2,7 +2,7 @@
 //!
 //! The domain modules are sans-I/O and deterministic: no sockets, no clocks, no
 //! randomness of their own and no PyO3. Time comes in as `now_ms: u64`, seeds come
-//! in explicitly. The PyO3 layer lives in [`bindings`] behind the `python` feature,
+//! in explicitly. The PyO3 layer lives in `bindings` behind the `python` feature,
 //! so `cargo test` and `cargo bench` run without a Python interpreter.
 #![forbid(unsafe_code)]
 

@@ -208,3 +208,27 @@ def test_no_false_negative_inside_ttl(
         for k, t in last.items():
             if now - t < ttl:
                 assert f.contains(k.to_bytes(4, "little"), now)
+
+
+def test_batch_layouts_and_containers_agree() -> None:
+    ids = make_ids(200)
+    rows = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(200, 16)
+    expected = DedupFilter(1000, 1e-6, 1000, seed=6).check_and_insert_many(ids, 0).tolist()
+    for batch in (
+        rows,  # C-ordered: hashed straight from the buffer
+        np.asfortranarray(rows),  # Fortran-ordered: row by row
+        np.ascontiguousarray(np.repeat(rows, 2, axis=1)[:, ::2]),
+        np.repeat(rows, 2, axis=1)[:, ::2],  # strided view
+        tuple(ids),
+        iter(ids),
+        [bytearray(x) for x in ids],
+    ):
+        f = DedupFilter(1000, 1e-6, 1000, seed=6)
+        assert f.check_and_insert_many(batch, 0).tolist() == expected  # type: ignore[arg-type]
+
+
+def test_zero_width_ids_are_one_id() -> None:
+    f = DedupFilter(100, 1e-3, 1000)
+    out = f.check_and_insert_many(np.zeros((3, 0), dtype=np.uint8), 0)
+    assert out.tolist() == [True, False, False]
+    assert not f.check_and_insert(b"", 1)
