@@ -199,7 +199,7 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
         )
     rank = find(rows, "router.rank (3", "swarmmesh")
     if rank is not None:
-        rate = 1 / rank.median_s
+        rate = 1 / rank.per_item_s
         out.append(
             (
                 "Router.rank over 3 transports",
