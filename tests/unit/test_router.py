@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import swarmmesh
-from swarmmesh import InvalidArgumentError, RoutePlan, Router, RouteStats
-from swarmmesh._core import BreakerRegistry
+from swarmmesh import BreakerRegistry, InvalidArgumentError, RoutePlan, Router, RouteStats
 
 T3 = ["integrated", "gun", "peerjs"]
 
