@@ -159,3 +159,16 @@ pub(crate) fn hash_ids(
     }
     Ok(out)
 }
+
+/// `__reduce__` for a type that round-trips through `T.from_bytes(data)`: pickling
+/// goes through the same canonical, validated bytes as persistence.
+pub(crate) fn reduce_via_from_bytes<'py, T: pyo3::PyTypeInfo>(
+    py: Python<'py>,
+    data: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    let ctor = py.get_type::<T>().getattr("from_bytes")?;
+    pyo3::types::PyTuple::new(
+        py,
+        [ctor, pyo3::types::PyTuple::new(py, [data])?.into_any()],
+    )
+}

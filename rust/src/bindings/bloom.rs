@@ -4,7 +4,7 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use super::args::{DETACH_MIN, hash_ids, id_bytes, non_negative};
+use super::args::{DETACH_MIN, hash_ids, id_bytes, non_negative, reduce_via_from_bytes};
 use crate::bloom::BloomFilter;
 
 /// A seeded Bloom filter of id bytes, serialisable across processes and peers.
@@ -166,10 +166,7 @@ impl PyBloomFilter {
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let py = slf.py();
-        let ctor = py.get_type::<Self>().getattr("from_bytes")?;
-        let data = slf.get().to_bytes(py);
-        PyTuple::new(py, [ctor, PyTuple::new(py, [data])?.into_any()])
+        reduce_via_from_bytes::<Self>(slf.py(), slf.get().to_bytes(slf.py()))
     }
 
     fn __repr__(&self) -> String {

@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use super::args::{DETACH_MIN, hash_ids, id_bytes, non_negative};
+use super::args::{DETACH_MIN, hash_ids, id_bytes, non_negative, reduce_via_from_bytes};
 use crate::dedup::{DedupFilter, DedupStats};
 use crate::error::CoreError;
 
@@ -170,10 +170,7 @@ impl PyDedupFilter {
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let py = slf.py();
-        let ctor = py.get_type::<Self>().getattr("from_bytes")?;
-        let data = slf.get().to_bytes(py);
-        PyTuple::new(py, [ctor, PyTuple::new(py, [data])?.into_any()])
+        reduce_via_from_bytes::<Self>(slf.py(), slf.get().to_bytes(slf.py()))
     }
 
     fn __repr__(&self) -> String {

@@ -398,6 +398,20 @@ impl BreakerRegistry {
         }
     }
 
+    /// The common start of recording an outcome: note the time, then (unless
+    /// the registry is disabled or the key cannot be tracked) find or create the
+    /// entry, bring it up to date and return it with the window bucket of `now_ms`.
+    fn begin_outcome(&mut self, key: &str, now_ms: u64) -> Option<(usize, u64)> {
+        self.observe(now_ms);
+        if self.mode == BreakerMode::Disabled {
+            return None;
+        }
+        let idx = self.entry_or_insert(key, now_ms, false)?;
+        self.touch(idx, now_ms);
+        self.refresh(idx, now_ms);
+        Some((idx, now_ms / self.config.bucket_ms()))
+    }
+
     /// Records a successful call. With `slow_call_ms` set, a success whose
     /// `latency_ms` exceeds it is recorded as a failure.
     pub fn record_success(
@@ -415,16 +429,9 @@ impl BreakerRegistry {
             }
             return self.record_failure(key, now_ms);
         }
-        self.observe(now_ms);
-        if self.mode == BreakerMode::Disabled {
-            return Ok(());
-        }
-        let Some(idx) = self.entry_or_insert(key, now_ms, false) else {
+        let Some((idx, bucket)) = self.begin_outcome(key, now_ms) else {
             return Ok(());
         };
-        self.touch(idx, now_ms);
-        self.refresh(idx, now_ms);
-        let bucket = now_ms / self.config.bucket_ms();
         let dec = self.config.success_decrement as u16;
         let e = self.store.get_mut(idx);
         match e.state() {
@@ -452,16 +459,9 @@ impl BreakerRegistry {
     /// Records a failed call.
     pub fn record_failure(&mut self, key: &str, now_ms: u64) -> CoreResult<()> {
         check_key(key)?;
-        self.observe(now_ms);
-        if self.mode == BreakerMode::Disabled {
-            return Ok(());
-        }
-        let Some(idx) = self.entry_or_insert(key, now_ms, false) else {
+        let Some((idx, bucket)) = self.begin_outcome(key, now_ms) else {
             return Ok(());
         };
-        self.touch(idx, now_ms);
-        self.refresh(idx, now_ms);
-        let bucket = now_ms / self.config.bucket_ms();
         let cfg = self.config;
         let e = self.store.get_mut(idx);
         match e.state() {
