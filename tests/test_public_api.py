@@ -18,7 +18,7 @@ def test_all_names_exist_and_are_documented() -> None:
 
 
 def test_all_is_sorted_and_complete() -> None:
-    assert swarmmesh.__all__ == sorted(swarmmesh.__all__, key=lambda n: (n.startswith("_"), n))
+    assert swarmmesh.__all__ == sorted(swarmmesh.__all__)
     public = {
         n
         for n, v in vars(swarmmesh).items()

@@ -25,8 +25,10 @@ from swarmmesh.errors import (
     ConfigError,
     DecodeError,
     InvalidArgumentError,
+    KeyFileError,
     SwarmMeshError,
 )
+from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 
 __all__ = [
     "ArgumentTypeError",
@@ -40,9 +42,15 @@ __all__ = [
     "DedupFilter",
     "DedupStats",
     "InvalidArgumentError",
+    "KeyFileError",
+    "Keypair",
     "RoutePlan",
     "RouteStats",
     "Router",
     "SwarmMeshError",
     "__version__",
+    "address_of",
+    "public_key_of",
+    "verify",
+    "verify_batch",
 ]

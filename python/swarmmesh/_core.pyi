@@ -22,8 +22,14 @@ __all__ = [
     "RoutePlan",
     "RouteStats",
     "Router",
+    "SigningKey",
     "SwarmMeshError",
     "__version__",
+    "address_of",
+    "public_key_of",
+    "sha256",
+    "verify",
+    "verify_batch",
 ]
 
 #: What the core accepts as a message id or Bloom item: raw bytes, or text (hashed as UTF-8).
@@ -568,3 +574,39 @@ class Router:
         """Half-life of the success/failure pseudo-counts, ms."""
 
 # ---------------------------------------------------------------- end routing
+
+# ---------------------------------------------------------------- crypto (keys, signatures, addresses)
+
+@final
+class SigningKey:
+    """An Ed25519 signing key (the secret half of a `swarmmesh.Keypair`)."""
+
+    def __new__(cls, seed: _Id) -> SigningKey: ...
+    @property
+    def public_key(self) -> bytes:
+        """The 32-byte public key."""
+    def seed(self) -> bytes:
+        """The 32-byte secret seed."""
+    def sign(self, data: _Id) -> bytes:
+        """The 64-byte signature of `data`."""
+
+def sha256(data: _Id) -> bytes:
+    """SHA-256 of `data`."""
+
+def verify(public_key: _Id, data: _Id, signature: _Id) -> bool:
+    """Whether `signature` is a valid Ed25519 signature of `data` by `public_key`."""
+
+def verify_batch(
+    public_keys: Sequence[_Id],
+    messages: Sequence[_Id],
+    signatures: Sequence[_Id],
+    *,
+    threads: int | None = None,
+) -> list[bool]:
+    """One verdict per triple, by batch verification over `threads` workers (default: every core)."""
+
+def address_of(public_key: _Id) -> str:
+    """The address (`sw1...`, bech32m with a checksum) of a 32-byte public key."""
+
+def public_key_of(address: str) -> bytes:
+    """The 32-byte public key an address encodes."""

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "InvalidArgumentError",
+    "KeyFileError",
     "SwarmMeshError",
 ]
 
@@ -29,3 +30,15 @@ class ConfigError(SwarmMeshError, ValueError):
         super().__init__(f"invalid config field `{field}`: {message}")
         self.field = field
         self.code = "config"
+
+
+class KeyFileError(SwarmMeshError, OSError):
+    """A key file cannot be read or written, or is unsafe; ``path`` names it."""
+
+    code: str
+    path: str
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"key file {path}: {message}")
+        self.path = path
+        self.code = "key_file"

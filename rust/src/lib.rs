@@ -9,6 +9,7 @@
 pub mod blocked;
 pub mod bloom;
 pub mod breaker;
+pub mod crypto;
 pub mod dedup;
 pub mod error;
 pub mod rng;

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod args;
 mod bloom;
 mod breaker;
+mod crypto;
 mod dedup;
 pub(crate) mod errors;
 mod routing;
@@ -22,5 +23,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dedup::register(m)?;
     breaker::register(m)?;
     routing::register(m)?;
+    crypto::register(m)?;
     Ok(())
 }
