@@ -1,0 +1,1 @@
+"""Transports: the contract (:mod:`.base`), the registry and the built-in implementations."""
