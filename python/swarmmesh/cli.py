@@ -25,7 +25,11 @@ from swarmmesh import (
     DecodeError,
     DedupFilter,
     InvalidArgumentError,
+    Keypair,
     Router,
+    public_key_of,
+    verify,
+    verify_batch,
 )
 
 __all__ = ["main", "selfcheck"]
@@ -141,6 +145,21 @@ def _router(c: _Checker) -> None:
     c.check("plan", bool(plan.now), repr(plan))
 
 
+def _identity(c: _Checker) -> None:
+    kp = Keypair.from_seed(bytes(range(32)))
+    sig = kp.sign(b"selfcheck")
+    c.check("sign and verify", verify(kp.public_key, b"selfcheck", sig), f"address {kp.address}")
+    c.check("tampered message rejected", not verify(kp.public_key, b"selfcheck!", sig), "verify -> False")
+    keys = [Keypair.from_seed(bytes([i]) * 32) for i in range(64)]
+    msgs = [f"m{i}".encode() for i in range(64)]
+    sigs = [k.sign(m) for k, m in zip(keys, msgs, strict=True)]
+    sigs[17] = bytes(64)
+    verdicts = verify_batch([k.public_key for k in keys], msgs, sigs)
+    bad = [i for i, ok in enumerate(verdicts) if not ok]
+    c.check("batch verification finds the bad signature", bad == [17], f"bad indexes {bad}")
+    c.check("address round trip", public_key_of(kp.address) == kp.public_key, "sw1... -> public key")
+
+
 def _errors(c: _Checker) -> None:
     try:
         DedupFilter(0, 0.01, 1000)
@@ -157,6 +176,7 @@ def selfcheck(out: TextIO = sys.stdout) -> int:
     c.section("DedupFilter", lambda: _dedup(c))
     c.section("BreakerRegistry", lambda: _breakers(c))
     c.section("Router", lambda: _router(c))
+    c.section("identity", lambda: _identity(c))
     c.section("errors", lambda: _errors(c))
     print(f"{c.passed} passed, {c.failures} failed", file=out)
     return c.failures
