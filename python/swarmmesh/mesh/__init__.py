@@ -1,0 +1,1 @@
+"""The mesh: envelopes, chunking, gossip, the hybrid orchestrator and connection resilience."""
