@@ -400,9 +400,11 @@ fn split_frame<'py>(
 /// fixed bounds: `max_pending` messages in progress, `max_bytes` buffered over
 /// all of them, `max_message` bytes per frame, and `timeout_ms` from a
 /// message's first chunk to its last (`max_message=None`: `MAX_ENVELOPE_LEN`,
-/// the longest envelope). The oldest messages in progress are
-/// evicted to make room (counted in `stats()["evicted"]`). Sans-I/O: pass the
-/// clock's time as `now_ms`.
+/// the longest envelope); one peer has at most `max_pending_per_peer` messages
+/// in progress. Messages in progress are evicted to make room (counted in
+/// `stats()["evicted"]`): a peer's own oldest when it is over its share, else
+/// the oldest overall, and under byte pressure the oldest of the peer that
+/// buffers the most. Sans-I/O: pass the clock's time as `now_ms`.
 #[pyclass(frozen, module = "swarmmesh", name = "Reassembler")]
 pub(crate) struct PyReassembler {
     inner: Mutex<Reassembler>,
@@ -412,16 +414,18 @@ pub(crate) struct PyReassembler {
 impl PyReassembler {
     #[new]
     #[pyo3(signature = (*, max_pending = 1024, max_bytes = 67_108_864, timeout_ms = 30_000,
-                        max_message = None))]
+                        max_message = None, max_pending_per_peer = 64))]
     fn new(
         max_pending: i64,
         max_bytes: i64,
         timeout_ms: i64,
         max_message: Option<i64>,
+        max_pending_per_peer: i64,
     ) -> PyResult<Self> {
         let size = |arg, v| non_negative(arg, v).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
         let config = ReassemblerConfig {
             max_pending: size("max_pending", max_pending)?,
+            max_pending_per_peer: size("max_pending_per_peer", max_pending_per_peer)?,
             max_bytes: size("max_bytes", max_bytes)?,
             max_message: match max_message {
                 Some(m) => size("max_message", m)?,
@@ -482,8 +486,14 @@ impl PyReassembler {
         let c = r.config();
         let s = r.stats();
         format!(
-            "Reassembler(max_pending={}, max_bytes={}, timeout_ms={}, max_message={}, pending={}, bytes={})",
-            c.max_pending, c.max_bytes, c.timeout_ms, c.max_message, s.pending, s.bytes
+            "Reassembler(max_pending={}, max_bytes={}, timeout_ms={}, max_message={}, max_pending_per_peer={}, pending={}, bytes={})",
+            c.max_pending,
+            c.max_bytes,
+            c.timeout_ms,
+            c.max_message,
+            c.max_pending_per_peer,
+            s.pending,
+            s.bytes
         )
     }
 }
