@@ -1038,9 +1038,8 @@ mod tests {
                 let chunks = split(&frame(len), 126, [id; 16]).unwrap();
                 let c = &chunks[which.index(chunks.len())];
                 let peer = ["a", "b", "c"][usize::from(peer)];
-                match r.push(peer, c, now) {
-                    Ok(Some(out)) => prop_assert_eq!(out, frame(len)),
-                    Ok(None) | Err(_) => {}
+                if let Ok(Some(out)) = r.push(peer, c, now) {
+                    prop_assert_eq!(out, frame(len));
                 }
                 r.check_invariants();
             }
