@@ -484,4 +484,5 @@ def test_tables_and_the_event_ring_are_bounded() -> None:
     counters = res.snapshot()["counters"]
     assert isinstance(counters, dict)
     assert counters["bans_evicted"] == 6
+    assert res.snapshot()["banned"] == 4
     assert counters["offences_evicted"] >= 6

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 import math
 import random
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: How many distinct transport names :meth:`Resilience.force_reset` remembers (a mesh has a handful).
 MAX_TRANSPORT_NAMES: Final = 256
+#: How many of the newest bans :meth:`Resilience.snapshot` lists.
+SNAPSHOT_BANS: Final = 256
 #: How many distinct failure reasons are counted by name; the rest count as ``"other"``.
 MAX_FAILURE_REASONS: Final = 64
 _SEED_MASK: Final = (1 << 63) - 1  # the registries take seeds in [0, 2**63)
@@ -463,7 +466,10 @@ class Resilience:
         return list(self._events)
 
     def snapshot(self) -> dict[str, object]:
-        """Counts per state of both registries, the registries' counters, events, bans."""
+        """Counts per state of both registries, the registries' counters, events, bans.
+
+        ``bans`` lists the newest ``SNAPSHOT_BANS`` (256) bans; ``banned`` counts them all.
+        """
         self._pump_pairs("")
         self._pump_endpoints("")
         self.expire_bans()
@@ -476,7 +482,11 @@ class Resilience:
             "endpoint_stats": self._endpoint.stats(),
             "counters": dict(self._counts),
             "failure_reasons": dict(self._failure_reasons),
-            "bans": {peer: {"until_ms": until, "reason": why} for peer, (until, why) in self._bans.items()},
+            "banned": len(self._bans),
+            "bans": {
+                peer: {"until_ms": until, "reason": why}
+                for peer, (until, why) in itertools.islice(reversed(self._bans.items()), SNAPSHOT_BANS)
+            },
             "offenders": len(self._offences),
             "events": [event.as_dict() for event in self._events],
         }
