@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import FrozenInstanceError
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from swarmmesh import BreakerConfig, ConfigError
 from swarmmesh.clock import ManualClock
@@ -486,3 +489,93 @@ def test_tables_and_the_event_ring_are_bounded() -> None:
     assert counters["bans_evicted"] == 6
     assert res.snapshot()["banned"] == 4
     assert counters["offences_evicted"] >= 6
+
+
+# ---------------------------------------------------------------- invariants under random operations
+
+PEERS = ["sw1a", "sw1b", "sw1c"]
+TRANSPORTS = ["gun", "peerjs"]
+KEYS = [f"{p}|{t}" for p in PEERS for t in TRANSPORTS]
+
+operation = st.one_of(
+    st.tuples(st.sampled_from(["fail", "ok", "allow"]), st.sampled_from(PEERS), st.sampled_from(TRANSPORTS)),
+    st.tuples(st.just("advance"), st.floats(0.0, 400.0)),
+    st.tuples(st.just("round"), st.integers(0, 2**32)),
+    st.tuples(st.just("reset"), st.sampled_from(PEERS)),
+    st.tuples(st.just("mode"), st.booleans()),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operation, max_size=60))
+def test_invariants_hold_under_random_operations(ops: list[tuple[object, ...]]) -> None:
+    asyncio.run(_run_ops(ops))
+
+
+async def _run_ops(ops: list[tuple[object, ...]]) -> None:
+    clock = ManualClock()
+    answers: dict[str, bool] = {}
+    probed: list[str] = []
+
+    async def probe(peer_id: str, transport: str) -> bool:
+        probed.append(f"{peer_id}|{transport}")
+        return answers.get(f"{peer_id}|{transport}", False)
+
+    config = ResilienceConfig(failure_threshold=2, probes_per_round=2, max_events=100_000)
+    res = Resilience(config, clock, seed=5, probe=probe)
+    for op in ops:
+        kind = op[0]
+        if kind in ("fail", "ok", "allow"):
+            peer, transport = str(op[1]), str(op[2])
+            if kind == "fail":
+                res.record_failure(peer, transport, "x")
+            elif kind == "ok":
+                res.record_success(peer, transport)
+            else:
+                expected = res.would_allow(peer, transport)
+                assert res.allow(peer, transport) == expected
+                if not res.enabled:
+                    assert expected
+        elif kind == "advance":
+            await clock.advance(float(op[1]))  # type: ignore[arg-type]
+        elif kind == "round":
+            rng = random.Random(int(op[1]))  # type: ignore[call-overload]
+            answers = {key: rng.random() < 0.5 for key in KEYS}
+            now = clock.now_ms()
+            due = set()
+            for key in KEYS:
+                snap = res.peer_breakers.snapshot(key)
+                if (
+                    snap.state == "open" and snap.open_until_ms is not None and snap.open_until_ms <= now
+                ) or (snap.state == "half_open" and snap.half_open_in_flight < config.half_open_probes):
+                    due.add(key)
+            probed.clear()
+            ran = await res.probe_due()
+            assert ran == len(probed) <= config.probes_per_round
+            assert set(probed) <= due
+            assert len(probed) == min(len(due), config.probes_per_round)
+            for key in probed:  # a probe decides: closed if reachable, open again if not
+                assert res.peer_breakers.state(key) == ("closed" if answers[key] else "open")
+        elif kind == "reset":
+            res.force_reset(str(op[1]))
+            assert all(res.state(str(op[1]), t) == "closed" for t in TRANSPORTS)
+        else:
+            res.enabled = bool(op[1])
+        # The counts per state agree with the registry.
+        counts = res.snapshot()["pairs"]
+        assert isinstance(counts, dict)
+        for state in ("closed", "open", "half_open", "forced_open"):
+            expected = sum(
+                1 for key in KEYS if key in res.peer_breakers and res.peer_breakers.state(key) == state
+            )
+            assert counts[state] == expected, (state, counts)
+    # Events chain: per key, each change starts where the previous ended, in time order.
+    last: dict[str, str] = {}
+    last_time = 0
+    for event in res.events():
+        assert event.time_ms >= last_time
+        last_time = event.time_ms
+        assert event.from_state == last.get(event.key, "closed")
+        last[event.key] = event.to_state
+        assert event.peer is not None
+        assert event.key == f"{event.peer}|{event.transport}"
