@@ -113,6 +113,21 @@ async def test_health_goes_degraded_then_down_and_back_up(caplog: pytest.LogCapt
     await mon.ping_all()
     assert mon.pair_health("a", "gun") is Health.DOWN
     assert mon.health("gun") is Health.DEGRADED  # one peer down is not the transport down
+    assert mon.pair_stats("a", "gun") == {
+        "pings": 3,
+        "failures": 3,
+        "consecutive_failures": 3,
+        "last_rtt_ms": None,
+        "last_ok_ms": None,
+    }
+    assert mon.pair_stats("b", "gun") == {
+        "pings": 3,
+        "failures": 0,
+        "consecutive_failures": 0,
+        "last_rtt_ms": 10.0,
+        "last_ok_ms": 0,
+    }
+    assert mon.pair_stats("zzz", "gun") is None
     net.dead = {(p, "gun") for p in "abcde"}
     with caplog.at_level(logging.INFO, logger="swarmmesh.mesh.health"):
         for _ in range(3):

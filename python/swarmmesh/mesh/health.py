@@ -224,6 +224,23 @@ class HealthMonitor:
             return Health.DOWN
         return Health.DEGRADED
 
+    def pair_stats(self, peer_id: str, transport: str) -> dict[str, object] | None:
+        """What the monitor knows of one pair (``None`` if it is not tracked).
+
+        ``pings``, ``failures``, ``consecutive_failures``, ``last_rtt_ms`` (of the last
+        successful ping) and ``last_ok_ms`` (clock time of it), both ``None`` before one.
+        """
+        pair = self._pairs.get((peer_id, transport))
+        if pair is None:
+            return None
+        return {
+            "pings": pair.pings,
+            "failures": pair.failures,
+            "consecutive_failures": pair.consecutive_failures,
+            "last_rtt_ms": pair.last_rtt_ms,
+            "last_ok_ms": pair.last_ok_ms,
+        }
+
     def stats(self) -> dict[str, object]:
         """Counters, the number of tracked pairs and the health of every tracked transport."""
         return {
