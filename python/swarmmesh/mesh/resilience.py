@@ -15,9 +15,9 @@ has passed through the ``probe`` callback, at most ``probes_per_round`` per roun
 peer closes its breaker, an unreachable one re-opens it for the next, doubled, period.
 
 Protocol violations (bad signatures, malformed frames) are not transport failures: they go to
-:meth:`Resilience.misbehaved`, a separate discipline that counts offences per peer and bans a peer
-after ``misbehaviour_threshold`` of them for ``ban_s``, calling ``on_ban`` so the mesh disconnects
-that key on every transport. It never touches a breaker.
+:meth:`Resilience.misbehaved`, a separate :class:`~swarmmesh.mesh.discipline.Discipline` that
+counts offences per peer and bans a peer after ``misbehaviour_threshold`` of them for ``ban_s``,
+calling ``on_ban`` so the mesh disconnects that key on every transport. It never touches a breaker.
 
 Every state change is a log line on ``swarmmesh.mesh.resilience`` and a :class:`ResilienceEvent`
 in a bounded ring (:meth:`Resilience.events`). All time comes from the injected clock.
@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import itertools
 import logging
 import math
 import random
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -41,6 +40,7 @@ from swarmmesh._core import BreakerConfig, BreakerEvent, BreakerRegistry
 from swarmmesh.clock import Clock
 from swarmmesh.errors import ConfigError
 from swarmmesh.mesh._deadline import within
+from swarmmesh.mesh.discipline import BanFn, Discipline
 
 __all__ = ["EventKind", "Resilience", "ResilienceConfig", "ResilienceEvent"]
 
@@ -178,7 +178,6 @@ class ResilienceEvent:
 
 ProbeFn = Callable[[str, str], Awaitable[bool]]
 EndpointProbeFn = Callable[[str], Awaitable[bool]]
-BanFn = Callable[[str, str], None]
 
 
 def _rotate(keys: list[str], cursor: str, limit: int) -> list[str]:
@@ -199,19 +198,17 @@ class Resilience:
     """
 
     __slots__ = (
-        "_bans",
         "_clock",
         "_config",
         "_counts",
         "_cursor_endpoint",
         "_cursor_pair",
+        "_discipline",
         "_enabled",
         "_endpoint",
         "_endpoint_states",
         "_events",
         "_failure_reasons",
-        "_offences",
-        "_on_ban",
         "_pair_states",
         "_peer",
         "_probe",
@@ -243,7 +240,6 @@ class Resilience:
         )
         self._probe = probe
         self._probe_endpoint = probe_endpoint
-        self._on_ban = on_ban
         self._rng = random.Random(seed)
         # Non-closed breakers and their state, kept from the events (for the counts per state).
         self._pair_states: dict[str, str] = {}
@@ -251,8 +247,14 @@ class Resilience:
         self._transports: dict[str, None] = {}
         self._events: deque[ResilienceEvent] = deque(maxlen=config.max_events)
         self._failure_reasons: dict[str, int] = {}
-        self._offences: OrderedDict[str, tuple[int, int]] = OrderedDict()  # peer -> (count, last_ms)
-        self._bans: OrderedDict[str, tuple[int, str]] = OrderedDict()  # peer -> (until_ms, reason)
+        self._discipline = Discipline(
+            clock,
+            ban_s=config.ban_s,
+            threshold=config.misbehaviour_threshold,
+            max_entries=config.max_entries,
+            emit=self._ban_event,
+            on_ban=on_ban,
+        )
         self._counts: dict[str, int] = dict.fromkeys(
             (
                 "events",
@@ -262,13 +264,6 @@ class Resilience:
                 "probe_timeouts",
                 "probe_errors",
                 "probes_skipped",
-                "misbehaviour",
-                "offences_while_banned",
-                "offences_evicted",
-                "bans",
-                "bans_expired",
-                "bans_evicted",
-                "pardons",
                 "transport_names_dropped",
             ),
             0,
@@ -407,57 +402,23 @@ class Resilience:
         Never touches a breaker. Offences are forgotten ``ban_s`` after the last one; the
         ``misbehaviour_threshold``-th bans the peer for ``ban_s`` and calls ``on_ban``.
         """
-        now = self._clock.now_ms()
-        self._counts["misbehaviour"] += 1
-        if self._banned_at(peer_id, now):
-            self._counts["offences_while_banned"] += 1
-            logger.debug("banned peer %s misbehaved again (%s)", peer_id, reason)
-            return
-        ban_ms = self._ban_ms()
-        count, last = self._offences.pop(peer_id, (0, now))
-        if now - last >= ban_ms:
-            count = 0
-        count += 1
-        threshold = self._config.misbehaviour_threshold
-        logger.warning("peer %s misbehaved (%s): offence %d of %d", peer_id, reason, count, threshold)
-        if count >= threshold:
-            self._ban(peer_id, reason, now, now + ban_ms)
-            return
-        self._offences[peer_id] = (count, now)
-        while len(self._offences) > self._config.max_entries:
-            self._offences.popitem(last=False)
-            self._counts["offences_evicted"] += 1
+        self._discipline.misbehaved(peer_id, reason)
 
     def is_banned(self, peer_id: str) -> bool:
         """Whether ``peer_id`` is banned now (a ban ends by itself ``ban_s`` after it began)."""
-        return self._banned_at(peer_id, self._clock.now_ms())
+        return self._discipline.is_banned(peer_id)
 
     def pardon(self, peer_id: str) -> bool:
         """Lift the ban of ``peer_id`` and forget its offences; ``False`` if it was not banned."""
-        self._offences.pop(peer_id, None)
-        if self._bans.pop(peer_id, None) is None:
-            return False
-        self._counts["pardons"] += 1
-        self._ban_event(peer_id, self._clock.now_ms(), "banned", "allowed", "pardoned", "")
-        return True
+        return self._discipline.pardon(peer_id)
 
     def expire_bans(self) -> int:
         """End every ban whose time is up; return how many (the recovery loop calls this)."""
-        now = self._clock.now_ms()
-        expired = 0
-        # All bans last ban_s, so insertion order is expiry order.
-        while self._bans:
-            peer_id, (until, _) = next(iter(self._bans.items()))
-            if now < until:
-                break
-            self._expire(peer_id, now)
-            expired += 1
-        return expired
+        return self._discipline.expire()
 
     def banned(self) -> dict[str, int]:
         """The banned peers and when each ban ends (clock ms)."""
-        self.expire_bans()
-        return {peer: until for peer, (until, _) in self._bans.items()}
+        return self._discipline.banned()
 
     # ------------------------------------------------------------ reporting
 
@@ -480,14 +441,11 @@ class Resilience:
             "endpoints": self._state_counts(self._endpoint, self._endpoint_states),
             "pair_stats": self._peer.stats(),
             "endpoint_stats": self._endpoint.stats(),
-            "counters": dict(self._counts),
+            "counters": {**self._counts, **self._discipline.counters()},
             "failure_reasons": dict(self._failure_reasons),
-            "banned": len(self._bans),
-            "bans": {
-                peer: {"until_ms": until, "reason": why}
-                for peer, (until, why) in itertools.islice(reversed(self._bans.items()), SNAPSHOT_BANS)
-            },
-            "offenders": len(self._offences),
+            "banned": self._discipline.ban_count,
+            "bans": self._discipline.newest_bans(SNAPSHOT_BANS),
+            "offenders": self._discipline.offender_count,
             "events": [event.as_dict() for event in self._events],
         }
 
@@ -616,9 +574,6 @@ class Resilience:
 
     # ------------------------------------------------------------ internals
 
-    def _ban_ms(self) -> int:
-        return max(1, round(self._config.ban_s * 1000.0))
-
     def _note_transport(self, transport: str) -> None:
         if "|" in transport:
             raise ConfigError("transport", f"a transport name must not contain '|', got {transport!r}")
@@ -681,37 +636,9 @@ class Resilience:
                 event.time_ms,
             )
 
-    def _ban_event(self, peer_id: str, now: int, before: str, after: str, reason: str, detail: str) -> None:
+    def _ban_event(self, now: int, peer_id: str, before: str, after: str, reason: str, detail: str) -> None:
         event = ResilienceEvent(now, "ban", peer_id, peer_id, None, None, before, after, reason, detail)
         self._record(event, f"peer {peer_id}")
-
-    def _ban(self, peer_id: str, reason: str, now: int, until: int) -> None:
-        self._bans[peer_id] = (until, reason)
-        self._counts["bans"] += 1
-        while len(self._bans) > self._config.max_entries:
-            evicted, _ = self._bans.popitem(last=False)
-            self._counts["bans_evicted"] += 1
-            logger.warning("ban table full: the ban of %s is lifted early", evicted)
-        self._ban_event(peer_id, now, "allowed", "banned", reason, f"until {until} ms")
-        if self._on_ban is not None:
-            try:
-                self._on_ban(peer_id, reason)
-            except Exception:
-                logger.exception("on_ban callback failed for %s", peer_id)
-
-    def _banned_at(self, peer_id: str, now: int) -> bool:
-        entry = self._bans.get(peer_id)
-        if entry is None:
-            return False
-        if now < entry[0]:
-            return True
-        self._expire(peer_id, now)
-        return False
-
-    def _expire(self, peer_id: str, now: int) -> None:
-        del self._bans[peer_id]
-        self._counts["bans_expired"] += 1
-        self._ban_event(peer_id, now, "banned", "allowed", "ban_expired", "")
 
     @staticmethod
     def _state_counts(registry: BreakerRegistry, states: dict[str, str]) -> dict[str, int]:
