@@ -29,6 +29,7 @@ from swarmmesh.errors import (
     KeyFileError,
     SwarmMeshError,
 )
+from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "DedupFilter",
     "DedupStats",
     "Envelope",
+    "FeatureFlags",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",

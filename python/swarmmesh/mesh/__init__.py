@@ -1,1 +1,1 @@
-"""The mesh: envelopes, chunking, gossip, the hybrid orchestrator and connection resilience."""
+"""The mesh: envelopes, the hybrid orchestrator, connection resilience and health."""
