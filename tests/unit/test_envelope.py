@@ -122,6 +122,9 @@ def test_fields_and_defaults() -> None:
     assert (e.kind, e.message_id, e.origin, e.topic, e.payload) == ("data", MID, ALICE.public_key, "t", b"p")
     assert (e.ttl, e.hops, e.timestamp_ms, e.target, e.signature) == (8, 0, 0, None, None)
     assert e.origin_id == ALICE.address
+    assert e.origin_id is e.origin_id  # computed once
+    assert e.signed(ALICE).forwarded().origin_id == ALICE.address
+    assert Envelope("data", MID, BOB.public_key, "t", b"").origin_id == BOB.address
     assert "data" in repr(e)
     assert ALICE.address in repr(e)
 
