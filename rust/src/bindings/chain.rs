@@ -409,7 +409,7 @@ impl PyTransaction {
 
     fn __repr__(&self) -> String {
         format!(
-            "Transaction(kind={:?}, id={}.., sender={}, nonce={}, fee={})",
+            "Transaction(kind='{}', id={}.., sender={}, nonce={}, fee={})",
             self.inner.kind(),
             short_hex(&self.id),
             crypto::address_of(&self.inner.sender),
@@ -613,7 +613,7 @@ impl PyBlockHeader {
 
     fn __repr__(&self) -> String {
         format!(
-            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id={:?}, timestamp_ms={}, nonce={})",
+            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id='{}', timestamp_ms={}, nonce={})",
             self.inner.height,
             short_hex(&self.id),
             short_hex(&self.inner.prev_id),
