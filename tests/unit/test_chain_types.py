@@ -468,9 +468,15 @@ def test_block_decode_reasons() -> None:
         assert (e.value.reason, e.value.what) == (reason, what)
 
 
-def test_block_rejects_non_transactions() -> None:
+def test_block_rejects_non_transactions_and_non_headers() -> None:
     with pytest.raises(ArgumentTypeError):
         Block(header(), [b"not a tx"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        Block(b"not a header", [])  # type: ignore[arg-type]
+    empty = Block(header(), [])
+    assert len(empty) == 0
+    assert empty.txs == ()
+    assert Block.from_bytes(empty.to_bytes()) == empty
 
 
 @given(st.binary(max_size=400))
