@@ -493,7 +493,17 @@ def test_merkle_duplicate_last_changes_root() -> None:
         assert merkle_root([*ids, ids[-1]]) != merkle_root(ids)
 
 
+@pytest.mark.parametrize("n", [4095, 4096, 10_001])
+def test_merkle_threads_give_the_same_root(n: int) -> None:
+    ids = [sha(i.to_bytes(8, "little")) for i in range(n)]
+    root = ref_merkle(ids)
+    for threads in (None, 1, 2, 3, 8):
+        assert merkle_root(ids, threads=threads) == root
+
+
 def test_merkle_argument_errors() -> None:
+    with pytest.raises(InvalidArgumentError):
+        merkle_root([], threads=0)
     with pytest.raises(InvalidArgumentError):
         merkle_root([b"short"])
     with pytest.raises(ArgumentTypeError):

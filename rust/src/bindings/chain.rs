@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use super::args::{id_bytes, reduce_via_from_bytes};
-use super::crypto::{PySigningKey, fixed};
+use super::crypto::{PySigningKey, fixed, thread_count};
 use super::errors::argument_type_error;
 use crate::chain::block::HEADER_VERSION;
 use crate::chain::{
@@ -798,9 +798,16 @@ impl PyBlock {
 }
 
 /// The Merkle root of 32-byte transaction ids (domain-separated leaves and
-/// nodes, odd node promoted; the empty list has its own root).
+/// nodes, odd node promoted; the empty list has its own root). Long lists are
+/// hashed with the GIL released, over `threads` workers (default: every core).
 #[pyfunction]
-fn merkle_root<'py>(py: Python<'py>, tx_ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+#[pyo3(signature = (tx_ids, *, threads = None))]
+fn merkle_root<'py>(
+    py: Python<'py>,
+    tx_ids: &Bound<'py, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let threads = thread_count(threads)?;
     let mut ids: Vec<Hash32> = Vec::with_capacity(tx_ids.len().unwrap_or(0));
     for item in tx_ids.try_iter()? {
         let item = item?;
@@ -817,7 +824,7 @@ fn merkle_root<'py>(py: Python<'py>, tx_ids: &Bound<'py, PyAny>) -> PyResult<Bou
         }
     }
     let root = if ids.len() >= MERKLE_DETACH_MIN {
-        py.detach(|| chain::merkle_root(&ids))
+        py.detach(|| chain::merkle_root_with_threads(&ids, threads))
     } else {
         chain::merkle_root(&ids)
     };
