@@ -8,7 +8,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use swarmmesh::chain::block::HEADER_VERSION;
 use swarmmesh::chain::pow::{mine, target_with_leading_zeros};
-use swarmmesh::chain::{Block, BlockHeader, Hash32, Transaction, TxBody, merkle_root};
+use swarmmesh::chain::{
+    Block, BlockHeader, Hash32, Transaction, TxBody, merkle_root, merkle_root_with_threads,
+};
 use swarmmesh::crypto::{SecretKey, sha256};
 
 fn ids(n: usize) -> Vec<Hash32> {
@@ -54,6 +56,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(leaves.len() as u64));
     g.bench_function("merkle_root_10000", |b| {
         b.iter(|| black_box(merkle_root(black_box(&leaves))));
+    });
+    g.bench_function("merkle_root_10000_2_threads", |b| {
+        b.iter(|| black_box(merkle_root_with_threads(black_box(&leaves), 2)));
     });
 
     g.throughput(Throughput::Elements(1));

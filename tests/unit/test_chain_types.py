@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
+import re
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -466,9 +468,15 @@ def test_block_decode_reasons() -> None:
         assert (e.value.reason, e.value.what) == (reason, what)
 
 
-def test_block_rejects_non_transactions() -> None:
+def test_block_rejects_non_transactions_and_non_headers() -> None:
     with pytest.raises(ArgumentTypeError):
         Block(header(), [b"not a tx"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        Block(b"not a header", [])  # type: ignore[arg-type]
+    empty = Block(header(), [])
+    assert len(empty) == 0
+    assert empty.txs == ()
+    assert Block.from_bytes(empty.to_bytes()) == empty
 
 
 @given(st.binary(max_size=400))
@@ -509,3 +517,11 @@ def test_merkle_argument_errors() -> None:
     with pytest.raises(ArgumentTypeError):
         merkle_root([1])  # type: ignore[list-item]
     assert merkle_root([bytearray(32)]) == ref_merkle([bytes(32)])
+
+
+def test_chain_doc_examples_run() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "chain.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    for code in blocks:
+        exec(compile(code, str(doc), "exec"), {})

@@ -409,7 +409,7 @@ impl PyTransaction {
 
     fn __repr__(&self) -> String {
         format!(
-            "Transaction(kind={:?}, id={}.., sender={}, nonce={}, fee={})",
+            "Transaction(kind='{}', id={}.., sender={}, nonce={}, fee={})",
             self.inner.kind(),
             short_hex(&self.id),
             crypto::address_of(&self.inner.sender),
@@ -613,7 +613,7 @@ impl PyBlockHeader {
 
     fn __repr__(&self) -> String {
         format!(
-            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id={:?}, timestamp_ms={}, nonce={})",
+            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id='{}', timestamp_ms={}, nonce={})",
             self.inner.height,
             short_hex(&self.id),
             short_hex(&self.inner.prev_id),
@@ -643,7 +643,7 @@ impl PyBlock {
         py: Python<'_>,
         header: Bound<'_, PyBlockHeader>,
         txs: &[Bound<'_, PyTransaction>],
-    ) -> Self {
+    ) -> PyResult<Self> {
         let h = header.get();
         let mut w = crate::codec::Writer::with_capacity(
             h.inner.encoded_len()
@@ -657,7 +657,7 @@ impl PyBlock {
             w.u32(raw.len() as u32).raw(raw);
         }
         let bytes = w.into_bytes();
-        Self {
+        Ok(Self {
             inner: Block {
                 header: h.inner.clone(),
                 txs: txs.iter().map(|t| t.get().inner.clone()).collect(),
@@ -665,9 +665,9 @@ impl PyBlock {
             tx_ids: txs.iter().map(|t| t.get().id).collect(),
             content_hash: sha256(&bytes),
             header: header.unbind(),
-            txs: PyTuple::new(py, txs).map_or_else(|_| PyTuple::empty(py).unbind(), Bound::unbind),
+            txs: PyTuple::new(py, txs)?.unbind(),
             bytes: PyBytes::new(py, &bytes).unbind(),
-        }
+        })
     }
 }
 
@@ -688,7 +688,7 @@ impl PyBlock {
             })?;
             list.push(tx);
         }
-        Ok(Self::assemble(py, header, &list))
+        Self::assemble(py, header, &list)
     }
 
     /// Decodes canonical bytes; `DecodeError` (with `reason`) on anything else.
