@@ -26,6 +26,8 @@ from swarmmesh.errors import (
     DecodeError,
     InvalidArgumentError,
     KeyFileError,
+    StoreError,
+    StoreLockedError,
     SwarmMeshError,
 )
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
@@ -47,6 +49,8 @@ __all__ = [
     "RoutePlan",
     "RouteStats",
     "Router",
+    "StoreError",
+    "StoreLockedError",
     "SwarmMeshError",
     "__version__",
     "address_of",
