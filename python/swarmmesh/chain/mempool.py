@@ -69,18 +69,22 @@ TxT = TypeVar("TxT", bound=PoolTx)
 Validator = Callable[[Sequence[TxT]], Sequence[str | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class PoolLimits:
-    """The pool's bounds."""
+    """The pool's bounds (keyword-only arguments)."""
 
-    max_count: int = 5000
-    max_bytes: int = 8 * 1024 * 1024
+    __slots__ = {
+        "max_bytes": "most encoded bytes of pending transactions (default 8 MiB)",
+        "max_count": "most pending transactions (default 5000)",
+    }
+    max_count: int
+    max_bytes: int
 
-    def __post_init__(self) -> None:
-        if self.max_count < 1:
-            raise ConfigError("max_count", "must be at least 1")
-        if self.max_bytes < 1:
-            raise ConfigError("max_bytes", "must be at least 1")
+    def __init__(self, *, max_count: int = 5000, max_bytes: int = 8 * 1024 * 1024) -> None:
+        for name, value in (("max_count", max_count), ("max_bytes", max_bytes)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(name, "must be a positive integer")
+            object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True, slots=True)
