@@ -8,6 +8,8 @@ never from ``swarmmesh._core``.
 from __future__ import annotations
 
 from swarmmesh._core import (
+    Block,
+    BlockHeader,
     BloomFilter,
     BreakerConfig,
     BreakerEvent,
@@ -18,7 +20,11 @@ from swarmmesh._core import (
     RoutePlan,
     Router,
     RouteStats,
+    Transaction,
     __version__,
+    merkle_root,
+    mine,
+    token_id,
 )
 from swarmmesh.errors import (
     ArgumentTypeError,
@@ -34,6 +40,8 @@ from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verif
 
 __all__ = [
     "ArgumentTypeError",
+    "Block",
+    "BlockHeader",
     "BloomFilter",
     "BreakerConfig",
     "BreakerEvent",
@@ -52,9 +60,13 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "SwarmMeshError",
+    "Transaction",
     "__version__",
     "address_of",
+    "merkle_root",
+    "mine",
     "public_key_of",
+    "token_id",
     "verify",
     "verify_batch",
 ]
