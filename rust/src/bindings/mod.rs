@@ -12,6 +12,7 @@ mod chain;
 mod crypto;
 mod dedup;
 pub(crate) mod errors;
+mod ledger;
 mod routing;
 
 /// The extension module. Users import `swarmmesh`, never this.
@@ -26,5 +27,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing::register(m)?;
     crypto::register(m)?;
     chain::register(m)?;
+    ledger::register(m)?;
     Ok(())
 }
