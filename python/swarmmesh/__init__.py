@@ -26,6 +26,7 @@ from swarmmesh._core import (
     mine,
     token_id,
 )
+from swarmmesh.chain import AcceptResult, Chain, ChainConfig, Genesis, PoolLimits, RewardPool, TokenInfo
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -39,6 +40,7 @@ from swarmmesh.errors import (
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 
 __all__ = [
+    "AcceptResult",
     "ArgumentTypeError",
     "Block",
     "BlockHeader",
@@ -47,19 +49,25 @@ __all__ = [
     "BreakerEvent",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "Chain",
+    "ChainConfig",
     "ConfigError",
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "Genesis",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
+    "PoolLimits",
+    "RewardPool",
     "RoutePlan",
     "RouteStats",
     "Router",
     "StoreError",
     "StoreLockedError",
     "SwarmMeshError",
+    "TokenInfo",
     "Transaction",
     "__version__",
     "address_of",
