@@ -34,16 +34,20 @@ while True:
     step += 1
     clock.now += 1000
     nonce = chain.nonce(ALICE.address) + sum(1 for t in chain.pending() if t.sender == ALICE.address)
-    chain.submit_tx(transfer(ALICE, BOB if step % 2 else CAROL, 1 + step % 7, nonce, fee=1 + step % 3))
+    tx = transfer(ALICE, BOB if step % 2 else CAROL, 1 + step % 7, nonce, fee=1 + step % 3)
+    if chain.submit_tx(tx).accepted:
+        print("tx", tx.id.hex(), flush=True)
     if step % 4 == 0 and chain.height >= 1:
-        # a competing branch of two blocks from the tip's parent: a reorganisation
+        # a competing branch of two empty blocks from the tip's parent: a reorganisation
         parent = chain.block_at(chain.height - 1).header
         b1 = craft(parent, producer=MINER2, timestamp_ms=clock.now)
         b2 = craft(b1.header, producer=MINER2, timestamp_ms=clock.now + 1)
-        chain.submit_block(b1)
-        chain.submit_block(b2)
+        blocks = [b1, b2]
     else:
-        chain.submit_block(chain.produce_block(MINER, now_ms=clock.now))
+        blocks = [chain.produce_block(MINER, now_ms=clock.now)]
+    for block in blocks:
+        if chain.submit_block(block).accepted:
+            print("block", block.id.hex(), flush=True)
 """
 
 
@@ -54,6 +58,8 @@ def test_sigkill_at_random_moments_never_corrupts_the_store(tmp_path: Path) -> N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), str(ROOT)])}
     last_height = 0
     heights: list[int] = []
+    accepted_txs: set[bytes] = set()
+    accepted_blocks: set[bytes] = set()
     for _ in range(KILLS):
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(path)],
@@ -71,11 +77,18 @@ def test_sigkill_at_random_moments_never_corrupts_the_store(tmp_path: Path) -> N
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
-            if child.stdout is not None:
-                child.stdout.close()
-            if child.stderr is not None:
-                child.stderr.close()
+        assert child.stdout is not None
+        assert child.stderr is not None
+        reported = child.stdout.read().decode().split("\n")
+        child.stdout.close()
+        child.stderr.close()
         assert child.returncode == -signal.SIGKILL
+        for line in reported:
+            kind, _, hex_id = line.partition(" ")
+            if kind == "tx" and len(hex_id) == 64:
+                accepted_txs.add(bytes.fromhex(hex_id))
+            elif kind == "block" and len(hex_id) == 64:
+                accepted_blocks.add(bytes.fromhex(hex_id))
         with open_chain(path) as chain:
             assert chain.integrity_check() == []
             committed = chain.state_hash()
@@ -83,4 +96,11 @@ def test_sigkill_at_random_moments_never_corrupts_the_store(tmp_path: Path) -> N
             assert chain.height >= last_height  # a reorg only ever moves to more work
             last_height = chain.height
             heights.append(chain.height)
+            # nothing the child was told is accepted is lost: blocks stay stored, and every
+            # accepted transaction is in the best chain or still pending
+            assert all(chain.block(b) is not None for b in accepted_blocks)
+            confirmed = {tx.id for block in chain.blocks() for tx in block.txs}
+            pending = {tx.id for tx in chain.pending()}
+            assert accepted_txs <= confirmed | pending
     assert last_height > KILLS // 2, heights  # the child did make progress between kills
+    assert len(accepted_txs) > KILLS
