@@ -156,9 +156,24 @@ def test_time_too_new_is_deferred_then_accepted_when_the_clock_catches_up() -> N
         assert chain.deferred_count == 1
         assert chain.state_hash() == before
         assert chain.submit_block(ahead).status == "duplicate"
+        clock.now = T0 + 3_600_000 - 1  # still too far ahead
+        assert chain.retry_deferred() == 0
+        assert chain.deferred_count == 1
         clock.now = T0 + 3 * 3_600_000
         assert chain.retry_deferred() == 1
         assert chain.tip == ahead.header
+        assert chain.deferred_count == 0
+
+
+def test_deferred_blocks_expire_by_arrival_time() -> None:
+    clock = WallClock(T0)
+    with open_chain(clock=clock, deferred_max_age_ms=1000) as chain:
+        assert chain.submit_block(craft(chain.tip, timestamp_ms=T0 + 100 * 3_600_000)).status == "deferred"
+        for _ in range(3):  # re-checks do not refresh the arrival time
+            clock.now += 400
+            assert chain.retry_deferred() == 0
+        assert chain.submit_block(craft(chain.tip)).accepted
+        assert chain.deferred_count == 0
 
 
 def test_most_work_wins_ties_go_to_the_first_seen_and_reorgs_return_txs() -> None:

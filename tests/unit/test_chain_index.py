@@ -89,7 +89,13 @@ def test_buffer_is_bounded_by_count_and_age() -> None:
     assert buf.expire(1021) == [bid("3")]
     assert len(buf) == 0
     buf.add(bid("5"), bid("q"), "five", 2000)
-    assert buf.pop_all() == ["five"]
+    buf.add(bid("6"), bid("q"), "six", 2001)
+    assert buf.items() == [(bid("5"), "five"), (bid("6"), "six")]
+    assert buf.discard(bid("5"))
+    assert not buf.discard(bid("5"))
+    assert buf.pop_children(bid("q")) == ["six"]
+    buf.add(bid("7"), bid("r"), "seven", 2002)
+    assert buf.pop_all() == ["seven"]
     with pytest.raises(ConfigError):
         BlockBuffer("x", max_count=0, max_age_ms=1)
     with pytest.raises(ConfigError):

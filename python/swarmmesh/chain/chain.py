@@ -502,7 +502,10 @@ class Chain:
             return 0
         now = self._config.now_ms() if now_ms is None else now_ms
         accepted = 0
-        for block in self._deferred.pop_all():
+        for block_id, block in self._deferred.items():
+            if block.header.timestamp_ms > now + self._params.max_future_ms:
+                continue  # still too far ahead: keep it (and its arrival time, for expiry)
+            self._deferred.discard(block_id)
             result = self._process(block, now)
             if result.status == "accepted":
                 accepted += 1

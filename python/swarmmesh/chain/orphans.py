@@ -89,6 +89,17 @@ class BlockBuffer(Generic[T]):
             self._discard(block_id)
         return items
 
+    def items(self) -> list[tuple[bytes, T]]:
+        """Every ``(id, entry)``, oldest first (a snapshot)."""
+        return [(block_id, e.item) for block_id, e in self._entries.items()]
+
+    def discard(self, block_id: bytes) -> bool:
+        """Remove one entry; False if it was not held."""
+        if block_id not in self._entries:
+            return False
+        self._discard(block_id)
+        return True
+
     def pop_all(self) -> list[T]:
         """Remove and return every entry, oldest first."""
         items = [e.item for e in self._entries.values()]
