@@ -834,7 +834,7 @@ class Block:
     def __len__(self) -> int: ...
     def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
 
-def merkle_root(tx_ids: Iterable[_Id]) -> bytes:
+def merkle_root(tx_ids: Iterable[_Id], *, threads: int | None = None) -> bytes:
     """The Merkle root of 32-byte transaction ids (domain-separated leaves and nodes)."""
 
 def mine(

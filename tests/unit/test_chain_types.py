@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
+import re
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -466,9 +468,15 @@ def test_block_decode_reasons() -> None:
         assert (e.value.reason, e.value.what) == (reason, what)
 
 
-def test_block_rejects_non_transactions() -> None:
+def test_block_rejects_non_transactions_and_non_headers() -> None:
     with pytest.raises(ArgumentTypeError):
         Block(header(), [b"not a tx"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        Block(b"not a header", [])  # type: ignore[arg-type]
+    empty = Block(header(), [])
+    assert len(empty) == 0
+    assert empty.txs == ()
+    assert Block.from_bytes(empty.to_bytes()) == empty
 
 
 @given(st.binary(max_size=400))
@@ -493,9 +501,27 @@ def test_merkle_duplicate_last_changes_root() -> None:
         assert merkle_root([*ids, ids[-1]]) != merkle_root(ids)
 
 
+@pytest.mark.parametrize("n", [4095, 4096, 10_001])
+def test_merkle_threads_give_the_same_root(n: int) -> None:
+    ids = [sha(i.to_bytes(8, "little")) for i in range(n)]
+    root = ref_merkle(ids)
+    for threads in (None, 1, 2, 3, 8):
+        assert merkle_root(ids, threads=threads) == root
+
+
 def test_merkle_argument_errors() -> None:
+    with pytest.raises(InvalidArgumentError):
+        merkle_root([], threads=0)
     with pytest.raises(InvalidArgumentError):
         merkle_root([b"short"])
     with pytest.raises(ArgumentTypeError):
         merkle_root([1])  # type: ignore[list-item]
     assert merkle_root([bytearray(32)]) == ref_merkle([bytes(32)])
+
+
+def test_chain_doc_examples_run() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "chain.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    for code in blocks:
+        exec(compile(code, str(doc), "exec"), {})

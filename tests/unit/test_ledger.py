@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -474,3 +476,59 @@ def test_a_large_block_validates_on_one_and_two_threads() -> None:
     assert (r.reason, r.tx_reason, r.tx_index) == ("bad-tx", "bad-signature", 78)
     with pytest.raises(InvalidArgumentError):
         base.connect(block, parent, 0, NOW, threads=0)
+
+
+# ---------------------------------------------------------------- random sequences (hypothesis)
+
+PEOPLE = [ALICE, BOB, CAROL]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["transfer", "donate"]),
+                st.integers(0, 2),
+                st.integers(0, 2),
+                st.integers(0, 400),
+            ),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_random_blocks_connect_and_disconnect_exactly(
+    blocks: list[list[tuple[str, int, int, int]]],
+) -> None:
+    tip = Tip()
+    history = [(tip.ledger.state_hash(), tip.ledger.entries())]
+    undos = []
+    for ops in blocks:
+        nonces = [tip.ledger.nonce(k.public_key) for k in PEOPLE]
+        txs = []
+        for kind, a, b, n in ops:
+            k = PEOPLE[a]
+            if kind == "transfer":
+                t = transfer(k, PEOPLE[b], n, nonce=nonces[a])
+            else:
+                t = Transaction.donate(k, n, nonce=nonces[a], fee=1, chain_id=CHAIN)
+            nonces[a] += 1
+            txs.append(t)
+        # Keep what applies in sequence (the block-template rule); the others
+        # are rejected with a reason and leave no trace.
+        verdicts = tip.ledger.apply_sequence(txs)
+        chosen = [t for t, v in zip(txs, verdicts, strict=True) if v is None]
+        coins = sum(tip.ledger.balance(k.public_key) for k in [*PEOPLE, MINER])
+        coins += tip.ledger.pool_balance
+        r = tip.accept(chosen)
+        assert r.undo is not None
+        undos.append(r.undo)
+        after = sum(tip.ledger.balance(k.public_key) for k in [*PEOPLE, MINER])
+        assert after + tip.ledger.pool_balance == coins + tip.params.block_subsidy
+        history.append((tip.ledger.state_hash(), tip.ledger.entries()))
+    history.pop()
+    while undos:
+        tip.ledger.disconnect(undos.pop())
+        assert (tip.ledger.state_hash(), tip.ledger.entries()) == history.pop()

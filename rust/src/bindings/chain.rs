@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use super::args::{id_bytes, reduce_via_from_bytes};
-use super::crypto::{PySigningKey, fixed};
+use super::crypto::{PySigningKey, fixed, thread_count};
 use super::errors::argument_type_error;
 use crate::chain::block::HEADER_VERSION;
 use crate::chain::{
@@ -409,7 +409,7 @@ impl PyTransaction {
 
     fn __repr__(&self) -> String {
         format!(
-            "Transaction(kind={:?}, id={}.., sender={}, nonce={}, fee={})",
+            "Transaction(kind='{}', id={}.., sender={}, nonce={}, fee={})",
             self.inner.kind(),
             short_hex(&self.id),
             crypto::address_of(&self.inner.sender),
@@ -613,7 +613,7 @@ impl PyBlockHeader {
 
     fn __repr__(&self) -> String {
         format!(
-            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id={:?}, timestamp_ms={}, nonce={})",
+            "BlockHeader(height={}, id={}.., prev_id={}.., chain_id='{}', timestamp_ms={}, nonce={})",
             self.inner.height,
             short_hex(&self.id),
             short_hex(&self.inner.prev_id),
@@ -643,7 +643,7 @@ impl PyBlock {
         py: Python<'_>,
         header: Bound<'_, PyBlockHeader>,
         txs: &[Bound<'_, PyTransaction>],
-    ) -> Self {
+    ) -> PyResult<Self> {
         let h = header.get();
         let mut w = crate::codec::Writer::with_capacity(
             h.inner.encoded_len()
@@ -657,7 +657,7 @@ impl PyBlock {
             w.u32(raw.len() as u32).raw(raw);
         }
         let bytes = w.into_bytes();
-        Self {
+        Ok(Self {
             inner: Block {
                 header: h.inner.clone(),
                 txs: txs.iter().map(|t| t.get().inner.clone()).collect(),
@@ -665,9 +665,9 @@ impl PyBlock {
             tx_ids: txs.iter().map(|t| t.get().id).collect(),
             content_hash: sha256(&bytes),
             header: header.unbind(),
-            txs: PyTuple::new(py, txs).map_or_else(|_| PyTuple::empty(py).unbind(), Bound::unbind),
+            txs: PyTuple::new(py, txs)?.unbind(),
             bytes: PyBytes::new(py, &bytes).unbind(),
-        }
+        })
     }
 }
 
@@ -688,7 +688,7 @@ impl PyBlock {
             })?;
             list.push(tx);
         }
-        Ok(Self::assemble(py, header, &list))
+        Self::assemble(py, header, &list)
     }
 
     /// Decodes canonical bytes; `DecodeError` (with `reason`) on anything else.
@@ -798,9 +798,16 @@ impl PyBlock {
 }
 
 /// The Merkle root of 32-byte transaction ids (domain-separated leaves and
-/// nodes, odd node promoted; the empty list has its own root).
+/// nodes, odd node promoted; the empty list has its own root). Long lists are
+/// hashed with the GIL released, over `threads` workers (default: every core).
 #[pyfunction]
-fn merkle_root<'py>(py: Python<'py>, tx_ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+#[pyo3(signature = (tx_ids, *, threads = None))]
+fn merkle_root<'py>(
+    py: Python<'py>,
+    tx_ids: &Bound<'py, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let threads = thread_count(threads)?;
     let mut ids: Vec<Hash32> = Vec::with_capacity(tx_ids.len().unwrap_or(0));
     for item in tx_ids.try_iter()? {
         let item = item?;
@@ -817,7 +824,7 @@ fn merkle_root<'py>(py: Python<'py>, tx_ids: &Bound<'py, PyAny>) -> PyResult<Bou
         }
     }
     let root = if ids.len() >= MERKLE_DETACH_MIN {
-        py.detach(|| chain::merkle_root(&ids))
+        py.detach(|| chain::merkle_root_with_threads(&ids, threads))
     } else {
         chain::merkle_root(&ids)
     };

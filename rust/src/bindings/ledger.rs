@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
@@ -427,10 +427,13 @@ impl PyLedger {
         };
         let params = self.p(py);
         let parent = &parent.get().inner;
+        // Validate under an upgradable read lock (readers such as `balance`
+        // proceed meanwhile, other writers wait), then write briefly.
         let run = |b: &Block| {
-            self.state
-                .write()
-                .connect(params, b, parent, mtp, now, threads)
+            let guard = self.state.upgradable_read();
+            let (delta, undo) = guard.prepare_connect(params, b, parent, mtp, now, threads)?;
+            RwLockUpgradableReadGuard::upgrade(guard).apply(delta);
+            Ok(undo)
         };
         let result = match &arg {
             BlockArg::Malformed => Err(BlockReason::Malformed),

@@ -19,7 +19,7 @@ pub mod tx;
 pub mod validate;
 
 pub use block::{Block, BlockHeader};
-pub use merkle::merkle_root;
+pub use merkle::{merkle_root, merkle_root_with_threads};
 pub use pow::mine;
 pub use tx::{Transaction, TxBody, token_id};
 
@@ -50,6 +50,29 @@ pub const MAX_TX_BYTES: usize = 16 * 1024;
 pub const MAX_BLOCK_TXS: usize = 10_000;
 /// Largest encoded block, in bytes.
 pub const MAX_BLOCK_BYTES: usize = 4 * 1024 * 1024;
+
+/// The SHA-256 initial state (FIPS 180-4, 5.3.3), for hashing padded blocks
+/// straight through the compression function on the hot paths (Merkle, mining).
+pub(crate) const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// The digest of a finished SHA-256 state (big-endian words).
+#[inline]
+pub(crate) fn sha256_state_bytes(state: &[u32; 8]) -> Hash32 {
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
 
 /// Whether `b` may appear in a chain id (`[a-z0-9-]`).
 #[inline]

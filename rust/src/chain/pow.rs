@@ -9,10 +9,10 @@
 //! and clones that SHA-256 state for every nonce, so each attempt costs only the
 //! compression of the final block(s).
 
-use sha2::{Digest, Sha256};
+use sha2::block_api::compress256;
 
-use super::Hash32;
 use super::block::BlockHeader;
+use super::{Hash32, SHA256_IV, sha256_state_bytes};
 
 /// Whether `id` (big-endian) is at most `target` (big-endian).
 #[inline]
@@ -131,18 +131,12 @@ pub fn work(target: &Hash32) -> u128 {
 /// call again with the next `start_nonce` to continue (bounded slices let the
 /// caller cancel). Every other field of `header` is kept.
 pub fn mine(header: &BlockHeader, start_nonce: u64, max_iters: u64) -> Option<BlockHeader> {
-    let bytes = header.to_bytes();
-    let prefix = &bytes[..bytes.len() - 8];
-    let mut mid = Sha256::new();
-    mid.update(prefix);
+    let mut search = NonceSearch::new(header);
     let target = header.target;
     let mut nonce = start_nonce;
     let mut left = max_iters;
     while left > 0 {
-        let mut h = mid.clone();
-        h.update(nonce.to_le_bytes());
-        let id: Hash32 = h.finalize().into();
-        if meets_target(&id, &target) {
+        if meets_target(&search.id(nonce), &target) {
             let mut found = header.clone();
             found.nonce = nonce;
             return Some(found);
@@ -153,10 +147,79 @@ pub fn mine(header: &BlockHeader, start_nonce: u64, max_iters: u64) -> Option<Bl
     None
 }
 
+/// The header's SHA-256 state after every complete 64-byte block before the
+/// nonce, and the padded tail (one or two blocks) with a slot for the nonce.
+struct NonceSearch {
+    mid: [u32; 8],
+    tail: [[u8; 64]; 2],
+    tail_blocks: usize,
+    nonce_at: usize,
+}
+
+impl NonceSearch {
+    fn new(header: &BlockHeader) -> Self {
+        let bytes = header.to_bytes();
+        let len = bytes.len();
+        let nonce_start = len - 8;
+        let full = nonce_start / 64;
+        let mut mid = SHA256_IV;
+        for block in bytes[..full * 64].chunks_exact(64) {
+            let mut b = [0u8; 64];
+            b.copy_from_slice(block);
+            compress256(&mut mid, &[b]);
+        }
+        // Tail: the rest of the header, 0x80, zeros, the bit length (FIPS 180-4, 5.1.1).
+        let rest = &bytes[full * 64..];
+        let tail_blocks = if rest.len() + 9 <= 64 { 1 } else { 2 };
+        let mut flat = [0u8; 128];
+        flat[..rest.len()].copy_from_slice(rest);
+        flat[rest.len()] = 0x80;
+        let end = tail_blocks * 64;
+        flat[end - 8..end].copy_from_slice(&((len as u64) * 8).to_be_bytes());
+        let mut tail = [[0u8; 64]; 2];
+        tail[0].copy_from_slice(&flat[..64]);
+        tail[1].copy_from_slice(&flat[64..]);
+        Self {
+            mid,
+            tail,
+            tail_blocks,
+            nonce_at: nonce_start - full * 64,
+        }
+    }
+
+    /// The header id with `nonce`.
+    #[inline]
+    fn id(&mut self, nonce: u64) -> Hash32 {
+        let le = nonce.to_le_bytes();
+        for (i, b) in le.iter().enumerate() {
+            let at = self.nonce_at + i;
+            self.tail[at / 64][at % 64] = *b;
+        }
+        let mut state = self.mid;
+        compress256(&mut state, &self.tail[..self.tail_blocks]);
+        sha256_state_bytes(&state)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chain::block::HEADER_VERSION;
+
+    #[test]
+    fn midstate_ids_equal_full_hashes_for_every_chain_id_length() {
+        // Header lengths 158..=189 put the nonce in every position relative to
+        // the block boundaries, with one- and two-block tails.
+        for n in 1..=32 {
+            let mut h = header([0xff; 32]);
+            h.chain_id = "a".repeat(n);
+            let mut s = NonceSearch::new(&h);
+            for nonce in [0, 1, 0x0102_0304_0506_0708, u64::MAX] {
+                h.nonce = nonce;
+                assert_eq!(s.id(nonce), h.id(), "chain id len {n}, nonce {nonce}");
+            }
+        }
+    }
 
     fn header(target: Hash32) -> BlockHeader {
         BlockHeader {

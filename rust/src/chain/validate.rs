@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use crate::chain::params::ChainParams;
 use crate::chain::reason::{BlockReason, TxReason};
-use crate::chain::state::{Account, Ledger, Overlay, Token, Undo};
+use crate::chain::state::{Account, Delta, Ledger, Overlay, Token, Undo};
 use crate::chain::{
     Block, BlockHeader, Hash32, MAX_RECIPIENTS, MAX_TX_BYTES, PublicKey, Transaction, TxBody,
     block::HEADER_VERSION, is_valid_symbol, merkle_root, token_id,
@@ -417,7 +417,6 @@ impl Ledger {
     /// Validates `block` on top of this state (whose tip is `parent`) and
     /// applies it; returns the undo record. Atomic: on `Err` the ledger is
     /// unchanged.
-    #[allow(clippy::too_many_arguments)]
     pub fn connect(
         &mut self,
         params: &ChainParams,
@@ -427,6 +426,25 @@ impl Ledger {
         now_ms: u64,
         threads: usize,
     ) -> Result<Undo, BlockReason> {
+        let (delta, undo) =
+            self.prepare_connect(params, block, parent, median_time_past, now_ms, threads)?;
+        self.apply(delta);
+        Ok(undo)
+    }
+
+    /// Every check of [`Ledger::connect`], without writing: the writes to
+    /// [`Ledger::apply`] and the undo record. Needs only shared access, so a
+    /// caller can validate under a read lock and write under a short write
+    /// lock (nothing else may write in between).
+    pub fn prepare_connect(
+        &self,
+        params: &ChainParams,
+        block: &Block,
+        parent: &BlockHeader,
+        median_time_past: u64,
+        now_ms: u64,
+        threads: usize,
+    ) -> Result<(Delta, Undo), BlockReason> {
         check_block(
             params,
             block,
@@ -447,9 +465,7 @@ impl Ledger {
                 reason,
             })?;
         }
-        let (delta, undo) = ov.finish();
-        self.apply(delta);
-        Ok(undo)
+        Ok(ov.finish())
     }
 
     /// Applies `txs` in order to a scratch copy of this state (the ledger
