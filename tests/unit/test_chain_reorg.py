@@ -64,7 +64,7 @@ def build(specs: list[Spec], genesis: BlockHeader) -> tuple[list[Block], list[bo
     return blocks, valid, heights
 
 
-@settings(max_examples=40)
+@settings(max_examples=80)
 @given(trees())
 def test_any_submission_order_ends_like_a_replay_of_the_winner(case: tuple[list[Spec], list[int]]) -> None:
     specs, order = case
@@ -79,6 +79,17 @@ def test_any_submission_order_ends_like_a_replay_of_the_winner(case: tuple[list[
         branch = [chain.block_at(h) for h in range(1, chain.height + 1)]
         assert chain.integrity_check() == []
         assert chain.reindex() == state
+        # the pool took back what the losing branches held and still fits on the tip: a block
+        # made from it carries every pending transaction and is accepted
+        pending = chain.pending()
+        confirmed = {tx.id for b in branch if b is not None for tx in b.txs}
+        assert not confirmed & {tx.id for tx in pending}
+        nonces = sorted(tx.nonce for tx in pending)
+        assert nonces == list(range(chain.nonce(ALICE.address), chain.nonce(ALICE.address) + len(nonces)))
+        block = chain.produce_block(MINER, now_ms=tip.timestamp_ms + 1000)
+        assert sorted(tx.id for tx in block.txs[1:]) == sorted(tx.id for tx in pending)
+        assert chain.submit_block(block).accepted
+        assert chain.pending() == []
     with open_chain() as replay:
         for block in branch:
             assert block is not None
