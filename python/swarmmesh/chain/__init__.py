@@ -7,8 +7,9 @@ package composes them with an SQLite store into :class:`Chain`. See
 
 from __future__ import annotations
 
-from swarmmesh.chain.chain import AcceptResult, Chain, ChainConfig, RewardPool, TokenInfo
+from swarmmesh.chain.chain import Chain
 from swarmmesh.chain.genesis import Genesis
 from swarmmesh.chain.mempool import PoolLimits
+from swarmmesh.chain.values import AcceptResult, ChainConfig, RewardPool, TokenInfo
 
 __all__ = ["AcceptResult", "Chain", "ChainConfig", "Genesis", "PoolLimits", "RewardPool", "TokenInfo"]
