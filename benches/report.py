@@ -210,7 +210,7 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
         )
     merkle = "chain-merkle"
     ratio_goal(
-        "merkle_root of 10 000 ids vs a pure-Python hashlib loop",
+        "merkle_root of a block's ids vs a pure-Python hashlib loop",
         10.0,
         find(rows, merkle, "merkle_root (all cores)"),
         find(rows, merkle, "pure-Python"),

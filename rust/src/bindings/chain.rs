@@ -701,22 +701,26 @@ impl PyBlock {
             Block::decode_with_ids(&data)?
         };
         let header = Bound::new(py, PyBlockHeader::wrap(py, block.header.clone()))?;
-        let txs = block
-            .txs
-            .iter()
-            .zip(&ids)
-            .map(|(tx, id)| {
-                Bound::new(
-                    py,
-                    PyTransaction {
-                        inner: tx.clone(),
-                        id: *id,
-                        id_obj: PyBytes::new(py, id).unbind(),
-                        bytes: PyBytes::new(py, &tx.to_bytes()).unbind(),
-                    },
-                )
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        // The input is canonical (it decoded), so each transaction's bytes are the
+        // slice after its u32 length prefix: reuse them instead of re-encoding.
+        let mut at = block.header.encoded_len() + 4;
+        let mut txs = Vec::with_capacity(block.txs.len());
+        for (tx, id) in block.txs.iter().zip(&ids) {
+            let len = tx.encoded_len();
+            let raw = data
+                .get(at + 4..at + 4 + len)
+                .map_or_else(|| tx.to_bytes(), <[u8]>::to_vec);
+            at += 4 + len;
+            txs.push(Bound::new(
+                py,
+                PyTransaction {
+                    inner: tx.clone(),
+                    id: *id,
+                    id_obj: PyBytes::new(py, id).unbind(),
+                    bytes: PyBytes::new(py, &raw).unbind(),
+                },
+            )?);
+        }
         Ok(Self {
             content_hash: sha256(&data),
             inner: block,

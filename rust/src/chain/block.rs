@@ -147,16 +147,19 @@ impl Block {
         self.header.id()
     }
 
+    /// The encoded length, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.header.encoded_len() + 4 + self.txs.iter().map(|t| 4 + t.encoded_len()).sum::<usize>()
+    }
+
     /// The canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let encoded: Vec<Vec<u8>> = self.txs.iter().map(Transaction::to_bytes).collect();
-        let total =
-            self.header.encoded_len() + 4 + encoded.iter().map(|t| 4 + t.len()).sum::<usize>();
-        let mut w = Writer::with_capacity(total);
+        let mut w = Writer::with_capacity(self.encoded_len());
         self.header.encode(&mut w);
-        w.u32(encoded.len() as u32);
-        for t in &encoded {
-            w.u32(t.len() as u32).raw(t);
+        w.u32(self.txs.len() as u32);
+        for t in &self.txs {
+            w.u32(t.encoded_len() as u32);
+            t.encode(&mut w);
         }
         w.into_bytes()
     }
@@ -297,6 +300,7 @@ mod tests {
     fn block_round_trip_ids_and_content_hash() {
         let b = block();
         let bytes = b.to_bytes();
+        assert_eq!(b.encoded_len(), bytes.len());
         let (back, ids) = Block::decode_with_ids(&bytes).unwrap();
         assert_eq!(back, b);
         assert_eq!(ids, b.tx_ids());
@@ -391,6 +395,7 @@ mod tests {
         #[test]
         fn block_round_trip(h in arb_header(), txs in proptest::collection::vec(arb_tx(), 0..6)) {
             let b = Block { header: h, txs };
+            prop_assert_eq!(b.encoded_len(), b.to_bytes().len());
             let (back, ids) = Block::decode_with_ids(&b.to_bytes()).unwrap();
             prop_assert_eq!(ids, b.tx_ids());
             prop_assert_eq!(back, b);

@@ -311,27 +311,36 @@ impl Transaction {
         self.body.encode(w);
     }
 
-    fn size_hint(&self) -> usize {
+    /// The length of [`Transaction::to_bytes`], without encoding.
+    pub fn encoded_len(&self) -> usize {
         let body = match &self.body {
+            TxBody::Reward { .. } | TxBody::Donate { .. } => 8,
+            TxBody::Transfer { .. } => 40,
+            TxBody::CreateToken { symbol, .. } => 1 + symbol.len().min(255) + 8,
+            TxBody::TransferToken { .. } => 72,
             TxBody::DistributeToken { recipients, .. } => 34 + 40 * recipients.len(),
-            _ => 80,
         };
-        2 + 1 + self.chain_id.len() + 32 + 16 + body + 64
+        3 + self.chain_id.len().min(255) + 32 + 16 + body + 64
     }
 
     /// The signed bytes: `swarmmesh/tx/v1` + the encoding without the signature.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(TX_SIGNING_DOMAIN.len() + self.size_hint());
+        let mut w = Writer::with_capacity(TX_SIGNING_DOMAIN.len() + self.encoded_len());
         w.raw(TX_SIGNING_DOMAIN);
         self.encode_unsigned(&mut w);
         w.into_bytes()
     }
 
+    /// Appends the canonical bytes (signature included) to `w`.
+    pub fn encode(&self, w: &mut Writer) {
+        self.encode_unsigned(w);
+        w.raw(&self.signature);
+    }
+
     /// The canonical bytes, signature included.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(self.size_hint());
-        self.encode_unsigned(&mut w);
-        w.raw(&self.signature);
+        let mut w = Writer::with_capacity(self.encoded_len());
+        self.encode(&mut w);
         w.into_bytes()
     }
 
@@ -450,6 +459,7 @@ pub(crate) mod tests {
             assert_eq!(tx.kind(), kind);
             let bytes = tx.to_bytes();
             assert_eq!(Transaction::decode(&bytes).unwrap(), tx);
+            assert_eq!(tx.encoded_len(), bytes.len());
             assert_eq!(tx.id(), sha256(&bytes));
             assert!(tx.verify_signature());
             assert!(tx.signing_bytes().starts_with(TX_SIGNING_DOMAIN));
@@ -646,6 +656,7 @@ pub(crate) mod tests {
         #[test]
         fn round_trip(tx in arb_tx()) {
             let bytes = tx.to_bytes();
+            prop_assert_eq!(tx.encoded_len(), bytes.len());
             prop_assert_eq!(Transaction::decode(&bytes).unwrap(), tx.clone());
             prop_assert_eq!(tx.id(), sha256(&bytes));
         }

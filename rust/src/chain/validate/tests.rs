@@ -853,3 +853,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_reward_for_another_chain_is_a_bad_tx_at_index_zero() {
+    let mut fx = Fx::new();
+    let amount = fx.ledger.reward_amount(&fx.p, 0).unwrap();
+    let mut reward = Transaction::reward(&key(9), CHAIN, 1, amount).unwrap();
+    reward.chain_id = "other".into();
+    reward.signature = key(9).sign(&reward.signing_bytes());
+    let b = seal(&fx.p, &fx.parent.clone(), &key(9), vec![reward]);
+    assert_eq!(
+        fx.connect(&b),
+        Err(BlockReason::BadTx {
+            index: 0,
+            reason: TxReason::BadChainId
+        })
+    );
+}
+
+#[test]
+fn prepare_connect_writes_nothing_until_applied() {
+    let fx = Fx::new();
+    let b = fx.block(vec![tx(&key(1), 0, 1, TxBody::Donate { amount: 7 })]);
+    let mut l = fx.ledger.clone();
+    let (delta, undo) = l.prepare_connect(&fx.p, &b, &fx.parent, 0, NOW, 1).unwrap();
+    assert_eq!(l, fx.ledger);
+    l.apply(delta);
+    assert_eq!(l.pool_balance(), 7);
+    let mut direct = fx.ledger.clone();
+    assert_eq!(
+        direct.connect(&fx.p, &b, &fx.parent, 0, NOW, 1).unwrap(),
+        undo
+    );
+    assert_eq!(direct, l);
+}
