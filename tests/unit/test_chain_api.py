@@ -273,3 +273,29 @@ def test_config_is_validated() -> None:
         ChainConfig(max_orphans=0)
     with pytest.raises(swarmmesh.ConfigError, match="threads"):
         ChainConfig(threads=0)
+
+
+def test_orphans_of_a_block_found_invalid_are_rejected_with_it() -> None:
+    with open_chain() as chain:
+        bad = craft(chain.tip, reward=999)
+        child = craft(bad.header)
+        grandchild = craft(child.header)
+        assert chain.submit_block(grandchild).status == "orphan"
+        assert chain.submit_block(child).status == "orphan"
+        assert chain.submit_block(bad).reason == "bad-reward"
+        assert chain.orphan_count == 0
+        assert chain.submit_block(grandchild).reason == "bad-prev"
+        assert chain.submit_block(craft(child.header, producer=MINER2)).reason == "bad-prev"
+        assert chain.height == 0
+
+
+def test_orphans_survive_a_mutated_copy_of_their_parent() -> None:
+    with open_chain() as chain:
+        parent = craft(chain.tip, [transfer(ALICE, BOB, 1, 0)])
+        child = craft(parent.header)
+        assert chain.submit_block(child).status == "orphan"
+        mutated = swarmmesh.Block(parent.header, [parent.txs[0]])
+        assert chain.submit_block(mutated).reason == "bad-merkle"
+        assert chain.orphan_count == 1  # the id may still come with its real content
+        assert chain.submit_block(parent).accepted
+        assert chain.tip == child.header

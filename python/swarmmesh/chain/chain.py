@@ -59,6 +59,8 @@ _ZERO: Final = b"\0" * 32
 _TEMPLATE_OVERHEAD: Final = 4096
 _MINE_SLICE: Final = 1 << 18
 _HEADER_CACHE: Final = 1024
+#: Rejections that say nothing about the block id: another content may still match the header.
+_CONTENT_REASONS: Final = frozenset({"oversize", "bad-merkle", "malformed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class Chain:
         "_headers",
         "_index",
         "_invalid",
+        "_invalid_ids",
         "_ledger",
         "_orphans",
         "_params",
@@ -104,6 +107,7 @@ class Chain:
             "deferred", max_count=config.max_deferred, max_age_ms=config.deferred_max_age_ms
         )
         self._invalid: OrderedDict[bytes, AcceptResult] = OrderedDict()
+        self._invalid_ids: OrderedDict[bytes, str] = OrderedDict()
         self._headers: OrderedDict[bytes, BlockHeader] = OrderedDict()
         self._pool: Mempool[Transaction] = Mempool(self._validate_txs, limits=config.pool, store=store)
         self._ledger: Ledger = genesis.ledger()
@@ -398,6 +402,14 @@ class Chain:
         log.info(
             "rejected block %s: %s%s", block.id.hex()[:16], reason, f" ({tx_reason})" if tx_reason else ""
         )
+        if reason not in _CONTENT_REASONS:
+            # The failure is the id's own (the header, or a body bound to it by the Merkle
+            # root): no valid block can have this id, so neither can its descendants.
+            self._invalid_ids[block.id] = reason
+            while len(self._invalid_ids) > self._config.max_invalid:
+                self._invalid_ids.popitem(last=False)
+            for child in self._orphans.pop_children(block.id):
+                self._reject(child, "bad-prev")
         return result
 
     def _process(self, block: Block, now: int) -> AcceptResult:
@@ -419,6 +431,8 @@ class Chain:
             return self._reject(block, "oversize")
         if header.target != self._params.target or not header.meets_target():
             return self._reject(block, "bad-pow")
+        if header.prev_id in self._invalid_ids:
+            return self._reject(block, "bad-prev")
         parent = self._index.get(header.prev_id)
         if parent is None:
             self._orphans.add(block_id, header.prev_id, block, now)
