@@ -405,12 +405,24 @@ class Chain:
         if reason not in _CONTENT_REASONS:
             # The failure is the id's own (the header, or a body bound to it by the Merkle
             # root): no valid block can have this id, so neither can its descendants.
-            self._invalid_ids[block.id] = reason
+            self._mark_id_invalid(block.id, reason)
+        return result
+
+    def _mark_id_invalid(self, block_id: bytes, reason: str) -> None:
+        """Remember an invalid id and reject, iteratively, the orphans that descend from it."""
+        queue = [(block_id, reason)]
+        while queue:
+            current, why = queue.pop()
+            self._invalid_ids[current] = why
             while len(self._invalid_ids) > self._config.max_invalid:
                 self._invalid_ids.popitem(last=False)
-            for child in self._orphans.pop_children(block.id):
-                self._reject(child, "bad-prev")
-        return result
+            for child in self._orphans.pop_children(current):
+                result = AcceptResult("rejected", "bad-prev", id=child.id)
+                self._invalid[child.content_hash] = result
+                log.info("rejected orphan %s: bad-prev", child.id.hex()[:16])
+                queue.append((child.id, "bad-prev"))
+        while len(self._invalid) > self._config.max_invalid:
+            self._invalid.popitem(last=False)
 
     def _process(self, block: Block, now: int) -> AcceptResult:
         block_id = block.id
