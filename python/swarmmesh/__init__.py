@@ -27,18 +27,22 @@ from swarmmesh._core import (
     mine,
     token_id,
 )
+from swarmmesh.chain import AcceptResult, Chain, ChainConfig, Genesis, PoolLimits, RewardPool, TokenInfo
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
     DecodeError,
     InvalidArgumentError,
     KeyFileError,
+    StoreError,
+    StoreLockedError,
     SwarmMeshError,
 )
 from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 
 __all__ = [
+    "AcceptResult",
     "ArgumentTypeError",
     "Block",
     "BlockHeader",
@@ -47,19 +51,27 @@ __all__ = [
     "BreakerEvent",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "Chain",
+    "ChainConfig",
     "ConfigError",
     "DecodeError",
     "DedupFilter",
     "DedupStats",
     "Envelope",
     "FeatureFlags",
+    "Genesis",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
+    "PoolLimits",
+    "RewardPool",
     "RoutePlan",
     "RouteStats",
     "Router",
+    "StoreError",
+    "StoreLockedError",
     "SwarmMeshError",
+    "TokenInfo",
     "Transaction",
     "__version__",
     "address_of",
