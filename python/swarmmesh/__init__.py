@@ -29,6 +29,7 @@ from swarmmesh.errors import (
     SwarmMeshError,
 )
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
+from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
     "ArgumentTypeError",
@@ -48,6 +49,8 @@ __all__ = [
     "RouteStats",
     "Router",
     "SwarmMeshError",
+    "WebSocketConfig",
+    "WebSocketTransport",
     "__version__",
     "address_of",
     "public_key_of",
