@@ -8,6 +8,8 @@ never from ``swarmmesh._core``.
 from __future__ import annotations
 
 from swarmmesh._core import (
+    Block,
+    BlockHeader,
     BloomFilter,
     BreakerConfig,
     BreakerEvent,
@@ -18,7 +20,11 @@ from swarmmesh._core import (
     RoutePlan,
     Router,
     RouteStats,
+    Transaction,
     __version__,
+    merkle_root,
+    mine,
+    token_id,
 )
 from swarmmesh.errors import (
     ArgumentTypeError,
@@ -28,11 +34,14 @@ from swarmmesh.errors import (
     KeyFileError,
     SwarmMeshError,
 )
+from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
     "ArgumentTypeError",
+    "Block",
+    "BlockHeader",
     "BloomFilter",
     "BreakerConfig",
     "BreakerEvent",
@@ -42,6 +51,7 @@ __all__ = [
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "FeatureFlags",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
@@ -49,11 +59,15 @@ __all__ = [
     "RouteStats",
     "Router",
     "SwarmMeshError",
+    "Transaction",
     "WebSocketConfig",
     "WebSocketTransport",
     "__version__",
     "address_of",
+    "merkle_root",
+    "mine",
     "public_key_of",
+    "token_id",
     "verify",
     "verify_batch",
 ]

@@ -9,6 +9,8 @@
 pub mod blocked;
 pub mod bloom;
 pub mod breaker;
+pub mod chain;
+pub mod codec;
 pub mod crypto;
 pub mod dedup;
 pub mod error;
