@@ -40,6 +40,7 @@ from swarmmesh.errors import (
 )
 from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
+from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
     "AcceptResult",
@@ -73,6 +74,8 @@ __all__ = [
     "SwarmMeshError",
     "TokenInfo",
     "Transaction",
+    "WebSocketConfig",
+    "WebSocketTransport",
     "__version__",
     "address_of",
     "merkle_root",
