@@ -14,7 +14,9 @@ def python_blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/index.md", "docs/identity.md"])
+@pytest.mark.parametrize(
+    "doc", ["README.md", "docs/index.md", "docs/identity.md", "docs/resilience.md", "docs/migration.md"]
+)
 def test_examples_run(doc: str) -> None:
     blocks = python_blocks(ROOT / doc)
     assert blocks, f"{doc} has no python example"

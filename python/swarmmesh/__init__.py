@@ -28,6 +28,7 @@ from swarmmesh.errors import (
     KeyFileError,
     SwarmMeshError,
 )
+from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "FeatureFlags",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",

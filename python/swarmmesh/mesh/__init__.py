@@ -1,0 +1,1 @@
+"""The mesh: envelopes, the hybrid orchestrator, connection resilience and health."""
