@@ -24,12 +24,16 @@ from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
     DecodeError,
+    DeliveryError,
     InvalidArgumentError,
     KeyFileError,
     SwarmMeshError,
 )
 from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
+from swarmmesh.mesh.config import MeshConfig
+from swarmmesh.mesh.gossip import Message, Receipt
+from swarmmesh.transports.memory import MemoryNetwork
 
 __all__ = [
     "ArgumentTypeError",
@@ -42,10 +46,15 @@ __all__ = [
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "DeliveryError",
     "FeatureFlags",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
+    "MemoryNetwork",
+    "MeshConfig",
+    "Message",
+    "Receipt",
     "RoutePlan",
     "RouteStats",
     "Router",

@@ -28,7 +28,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from swarmmesh.clock import Clock, SystemClock
@@ -74,6 +74,8 @@ class LinkConditions:
     bandwidth_bps: float | None = None
     duplicate: float = 0.0
     reorder: float = 0.0
+    #: No delay of any kind: frames go out on the next loop iteration (derived).
+    immediate: bool = field(init=False, repr=False, compare=False, default=True)
 
     def __post_init__(self) -> None:
         for name in ("loss", "duplicate", "reorder"):
@@ -87,16 +89,8 @@ class LinkConditions:
         bw = self.bandwidth_bps
         if bw is not None and not (isinstance(bw, int | float) and math.isfinite(bw) and bw > 0):
             raise ConfigError("bandwidth_bps", f"must be None or a finite number > 0, got {bw!r}")
-
-    @property
-    def immediate(self) -> bool:
-        """No delay of any kind: frames go out on the next loop iteration."""
-        return (
-            self.latency_ms == 0.0
-            and self.jitter_ms == 0.0
-            and self.bandwidth_bps is None
-            and not self.reorder
-        )
+        no_delay = self.latency_ms == 0.0 and self.jitter_ms == 0.0
+        object.__setattr__(self, "immediate", no_delay and bw is None and not self.reorder)
 
 
 _PERFECT: Final = LinkConditions()
@@ -130,6 +124,7 @@ class _Direction:
 
     def release(self, n: int = 1) -> None:
         self.in_flight -= n
+        self.src.network.frames_in_flight -= n
         while self.waiters and self.in_flight < self.src.queue_size:
             fut = self.waiters.popleft()
             if not fut.done():
@@ -141,14 +136,25 @@ class _Direction:
         frames, self.pending = self.pending, []
         self.scheduled = False
         self.release(len(frames))
-        for frame in frames:
-            self.deliver(frame)
+        link, dst = self.link, self.dst
+        handler = dst._handler
+        counters = self.src.network.counters
+        if link.closed or handler is None or dst._state is not TransportState.RUNNING:
+            counters["dropped_closed"] += len(frames)
+            return
+        name, src_id, on_frame = dst._name, self.src._peer_id, handler.on_frame
+        for i, frame in enumerate(frames):
+            if link.closed:  # the handler closed the link while we delivered
+                counters["dropped_closed"] += len(frames) - i
+                return
+            counters["delivered"] += 1
+            try:
+                on_frame(name, src_id, frame)
+            except Exception:
+                log.exception("memory: on_frame handler failed (frame from %s dropped)", src_id)
 
     def deliver_later(self, frame: bytes) -> None:
         self.release()
-        self.deliver(frame)
-
-    def deliver(self, frame: bytes) -> None:
         if self.link.closed:
             self.src.network.counters["dropped_closed"] += 1
             return
@@ -207,6 +213,7 @@ class MemoryNetwork:
         self._killed_names: set[str] = set()
         self._killed_peers: set[tuple[str, str]] = set()
         self._torn: set[tuple[str, frozenset[str]]] = set()  # links a kill tore down, restored on revive
+        self.frames_in_flight = 0
         self.counters: dict[str, int] = dict.fromkeys(
             ("sent", "delivered", "lost", "duplicated", "partitioned", "dropped_closed", "links_up"), 0
         )
@@ -347,6 +354,10 @@ class MemoryNetwork:
         """
         return dict(self.counters)
 
+    def in_flight(self) -> int:
+        """Frames on the wire now (sent, neither delivered nor dropped yet)."""
+        return self.frames_in_flight
+
     # -- internals used by MemoryTransport
 
     def lookup(self, name: str, peer_id: str) -> MemoryTransport | None:
@@ -385,27 +396,27 @@ class MemoryNetwork:
     def transmit(self, d: _Direction, frame: bytes) -> None:
         """Put one frame on the wire of direction ``d`` (conditions, loss, timing)."""
         src, dst = d.src, d.dst
-        self.counters["sent"] += 1
-        if not self.reachable(src.peer_id, dst.peer_id):
-            self.counters["partitioned"] += 1
+        counters = self.counters
+        counters["sent"] += 1
+        if self._groups is not None and not self.reachable(src._peer_id, dst._peer_id):
+            counters["partitioned"] += 1
             return
-        cond = (
-            self._pair_conditions.get((src.name, frozenset((src.peer_id, dst.peer_id))))
-            if (self._pair_conditions)
-            else None
-        )
+        cond = None
+        if self._pair_conditions:
+            cond = self._pair_conditions.get((src._name, frozenset((src._peer_id, dst._peer_id))))
         if cond is None:
-            cond = self._conditions.get(src.name, _PERFECT)
+            cond = self._conditions.get(src._name, _PERFECT)
         rng = self._rng
         if cond.loss and rng.random() < cond.loss:
-            self.counters["lost"] += 1
+            counters["lost"] += 1
             return
         copies = 1
         if cond.duplicate and rng.random() < cond.duplicate:
             copies = 2
-            self.counters["duplicated"] += 1
+            counters["duplicated"] += 1
         for _ in range(copies):
             d.in_flight += 1
+            self.frames_in_flight += 1
             if cond.immediate:
                 d.pending.append(frame)
                 if not d.scheduled:
@@ -544,13 +555,33 @@ class MemoryTransport:
         if len(frame) > self._capabilities.max_frame:
             raise FrameTooLargeError(self._name, len(frame), self._capabilities.max_frame)
         d = link.directions[self._peer_id]
+        if d.in_flight < self.queue_size:
+            self.network.transmit(d, frame if type(frame) is bytes else bytes(frame))
+            return
         while d.in_flight >= self.queue_size:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             d.waiters.append(fut)
             await fut
             if link.closed:
                 raise NotLinkedError(self._name, peer_id)
-        self.network.transmit(d, bytes(frame))
+        self.network.transmit(d, frame if type(frame) is bytes else bytes(frame))
+
+    def try_send(self, peer_id: str, frame: bytes) -> bool:
+        """Put ``frame`` on the link without waiting; ``False`` if that direction is full.
+
+        An optional fast path beyond the :class:`~swarmmesh.transports.base.Transport`
+        protocol (the mesh's gossip uses it when a transport has it). Raises as ``send``.
+        """
+        link = self._links.get(peer_id)
+        if link is None:
+            raise NotLinkedError(self._name, peer_id)
+        if len(frame) > self._capabilities.max_frame:
+            raise FrameTooLargeError(self._name, len(frame), self._capabilities.max_frame)
+        d = link.directions[self._peer_id]
+        if d.in_flight >= self.queue_size:
+            return False
+        self.network.transmit(d, frame if type(frame) is bytes else bytes(frame))
+        return True
 
     async def disconnect(self, peer_id: str, reason: str) -> None:
         """Close the link to ``peer_id``; both ends report it down."""
