@@ -1,7 +1,7 @@
 """Stubs of the private extension ``swarmmesh._core`` (hand-written; checked by stubtest)."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Final, Literal, TypeAlias, final
+from typing import ClassVar, Final, Literal, Protocol, TypeAlias, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -9,6 +9,13 @@ from numpy.typing import NDArray
 __version__: Final[str]
 
 __all__ = [
+    "CHUNK_HEADER_LEN",
+    "FRAME_CHUNK",
+    "FRAME_ENVELOPE",
+    "MAX_CONTROL_PAYLOAD",
+    "MAX_ENVELOPE_LEN",
+    "MAX_PAYLOAD",
+    "MAX_TOPIC",
     "ArgumentTypeError",
     "BloomFilter",
     "BreakerConfig",
@@ -18,7 +25,9 @@ __all__ = [
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "Envelope",
     "InvalidArgumentError",
+    "Reassembler",
     "RoutePlan",
     "RouteStats",
     "Router",
@@ -28,8 +37,10 @@ __all__ = [
     "address_of",
     "public_key_of",
     "sha256",
+    "split_frame",
     "verify",
     "verify_batch",
+    "verify_envelopes",
 ]
 
 #: What the core accepts as a message id or Bloom item: raw bytes, or text (hashed as UTF-8).
@@ -610,3 +621,127 @@ def address_of(public_key: _Id) -> str:
 
 def public_key_of(address: str) -> bytes:
     """The 32-byte public key an address encodes."""
+
+# ---------------------------------------------------------------- envelope (section owner: envelope)
+
+#: The first byte of an envelope frame.
+FRAME_ENVELOPE: Final[int]
+#: The first byte of a chunk frame.
+FRAME_CHUNK: Final[int]
+#: The largest payload, in bytes (16 MiB).
+MAX_PAYLOAD: Final[int]
+#: The longest topic, in UTF-8 bytes.
+MAX_TOPIC: Final[int]
+#: The largest payload of an ack, nack, ping or pong.
+MAX_CONTROL_PAYLOAD: Final[int]
+#: The longest envelope frame.
+MAX_ENVELOPE_LEN: Final[int]
+#: Bytes of a chunk frame before its data.
+CHUNK_HEADER_LEN: Final[int]
+
+_Kind: TypeAlias = Literal["data", "ack", "nack", "broadcast", "ping", "pong"]
+_Bytes: TypeAlias = bytes | bytearray | memoryview
+
+class _Signer(Protocol):
+    """What `Envelope.signed` accepts: a `Keypair` or a `SigningKey`."""
+
+    @property
+    def public_key(self) -> bytes: ...
+    def sign(self, data: bytes, /) -> bytes: ...
+
+@final
+class Envelope:
+    """One mesh message: the frame every transport carries (immutable)."""
+
+    def __new__(
+        cls,
+        kind: str,
+        message_id: _Id,
+        origin: _Id,
+        topic: str,
+        payload: _Bytes,
+        *,
+        ttl: int = 8,
+        hops: int = 0,
+        timestamp_ms: int = 0,
+        target: _Id | None = None,
+        signature: _Id | None = None,
+    ) -> Envelope: ...
+    @property
+    def kind(self) -> _Kind:
+        """`"data"`, `"ack"`, `"nack"`, `"broadcast"`, `"ping"` or `"pong"`."""
+    @property
+    def message_id(self) -> bytes:
+        """The 16-byte message id (for ack, nack and pong: the id answered)."""
+    @property
+    def origin(self) -> bytes:
+        """The originator's 32-byte public key."""
+    @property
+    def origin_id(self) -> str:
+        """The originator's address (`sw1...`): its peer id."""
+    @property
+    def target(self) -> bytes | None:
+        """The final recipient's 32-byte public key, None for a broadcast."""
+    @property
+    def ttl(self) -> int:
+        """Hops left (relays decrement it; not covered by the signature)."""
+    @property
+    def hops(self) -> int:
+        """Hops travelled (relays increment it; not covered by the signature)."""
+    @property
+    def timestamp_ms(self) -> int:
+        """The originator's clock when it made the envelope, in ms."""
+    @property
+    def topic(self) -> str:
+        """The topic."""
+    @property
+    def payload(self) -> bytes:
+        """The payload."""
+    @property
+    def signature(self) -> bytes | None:
+        """The origin's 64-byte Ed25519 signature, or None."""
+    def to_bytes(self) -> bytes:
+        """The canonical frame. `InvalidArgumentError` for an unsigned broadcast."""
+    @staticmethod
+    def from_bytes(data: bytes) -> Envelope:
+        """Decode a frame; `DecodeError` (with `.reason`) on anything malformed."""
+    def signing_bytes(self) -> bytes:
+        """The bytes the origin signs: a domain separator and every field but ttl, hops and signature."""
+    def signed(self, key: _Signer) -> Envelope:
+        """A copy signed by `key` (a `Keypair` or `SigningKey`), which must be the origin's key."""
+    def verify(self) -> bool:
+        """Whether the envelope carries a valid signature by its origin (unsigned is not valid)."""
+    def forwarded(self) -> Envelope:
+        """The envelope as a relay sends it on: `ttl - 1`, `hops + 1`, the signature still valid."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def verify_envelopes(envelopes: Sequence[Envelope], *, threads: int | None = None) -> list[bool]:
+    """One verdict per envelope: valid signature by its origin (batch, GIL released)."""
+
+def split_frame(frame: _Bytes, max_frame: int, chunk_id: _Id) -> list[bytes]:
+    """Cut `frame` into chunk frames of at most `max_frame` bytes, or `[frame]` if it fits."""
+
+@final
+class Reassembler:
+    """Reassembles chunk frames per (peer, chunk id), within fixed bounds (sans-I/O)."""
+
+    def __new__(
+        cls,
+        *,
+        max_pending: int = 1024,
+        max_bytes: int = 67108864,
+        timeout_ms: int = 30000,
+        max_message: int | None = None,
+    ) -> Reassembler: ...
+    def push(self, peer_id: str, frame: bytes, now_ms: int) -> bytes | None:
+        """Add one chunk frame; the whole frame once complete, else None. `DecodeError` if malformed."""
+    def expire(self, now_ms: int) -> int:
+        """Drop the messages that did not complete in time; how many."""
+    def forget(self, peer_id: str) -> int:
+        """Drop every message in progress from `peer_id`; how many."""
+    def stats(self) -> dict[str, int]:
+        """pending, bytes, completed, expired, evicted, rejected, duplicates."""
+
+# ---------------------------------------------------------------- end envelope

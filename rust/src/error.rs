@@ -13,6 +13,8 @@ pub enum DecodeReason {
     BadMagic,
     /// The format version is not one this build understands.
     UnknownVersion,
+    /// A kind (message type) byte is not one this build understands.
+    UnknownKind,
     /// The input ends before the structure does.
     Truncated,
     /// Bytes remain after the structure ended.
@@ -32,6 +34,7 @@ impl DecodeReason {
         match self {
             Self::BadMagic => "bad_magic",
             Self::UnknownVersion => "unknown_version",
+            Self::UnknownKind => "unknown_kind",
             Self::Truncated => "truncated",
             Self::TrailingBytes => "trailing_bytes",
             Self::LengthLimit => "length_limit",
@@ -126,6 +129,7 @@ mod tests {
         for (r, c) in [
             (DecodeReason::BadMagic, "bad_magic"),
             (DecodeReason::UnknownVersion, "unknown_version"),
+            (DecodeReason::UnknownKind, "unknown_kind"),
             (DecodeReason::TrailingBytes, "trailing_bytes"),
             (DecodeReason::LengthLimit, "length_limit"),
             (DecodeReason::NonCanonical, "non_canonical"),

@@ -9,8 +9,10 @@
 pub mod blocked;
 pub mod bloom;
 pub mod breaker;
+pub mod chunk;
 pub mod crypto;
 pub mod dedup;
+pub mod envelope;
 pub mod error;
 pub mod rng;
 pub mod routing;

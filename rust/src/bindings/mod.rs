@@ -10,6 +10,7 @@ mod bloom;
 mod breaker;
 mod crypto;
 mod dedup;
+mod envelope;
 pub(crate) mod errors;
 mod routing;
 
@@ -24,5 +25,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     breaker::register(m)?;
     routing::register(m)?;
     crypto::register(m)?;
+    envelope::register(m)?;
     Ok(())
 }
