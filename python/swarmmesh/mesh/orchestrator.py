@@ -316,22 +316,30 @@ class Mesh:
         return proven
 
     async def _dial(self, t: Transport, peer_id: str | None, *, address: str | None = None) -> str:
+        """Dial, gated by the pair's breaker (by peer id) or the endpoint's (by address)."""
         if peer_id is not None and peer_id in t.linked():
             return peer_id
-        if peer_id is not None and not self._resilience.allow(peer_id, t.name):
+        endpoint = f"{t.name}:{address}" if peer_id is None and address is not None else None
+        if endpoint is not None:
+            if not self._resilience.endpoint_allow(endpoint):
+                raise TransportError(t.name, f"breaker of {endpoint} open", code="breaker_open")
+        elif peer_id is not None and not self._resilience.allow(peer_id, t.name):
             raise TransportError(t.name, "breaker open", code="breaker_open")
         try:
             got = await within(self._clock, self._config.dial_timeout_s, t.dial(peer_id, address=address))
         except UnsupportedError:
             raise
-        except TimeoutError:
-            if peer_id is not None:
-                self._resilience.record_failure(peer_id, t.name, "dial_timeout")
+        except (TimeoutError, TransportError) as exc:
+            code = exc.code if isinstance(exc, TransportError) else "timeout"
+            if endpoint is not None:
+                self._resilience.endpoint_failure(endpoint, f"dial_{code}")
+            elif peer_id is not None:
+                self._resilience.record_failure(peer_id, t.name, f"dial_{code}")
+            if isinstance(exc, TransportError):
+                raise
             raise TransportError(t.name, "dial timed out", code="timeout") from None
-        except TransportError as exc:
-            if peer_id is not None:
-                self._resilience.record_failure(peer_id, t.name, f"dial_{exc.code}")
-            raise
+        if endpoint is not None:
+            self._resilience.endpoint_success(endpoint)
         self._resilience.record_success(got, t.name)
         return got
 
