@@ -23,6 +23,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/resilience.md",
         "docs/migration.md",
         "docs/mesh.md",
+        "docs/protocol.md",
     ],
 )
 def test_examples_run(doc: str) -> None:
