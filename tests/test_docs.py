@@ -24,6 +24,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/migration.md",
         "docs/mesh.md",
         "docs/protocol.md",
+        "docs/transports.md",
     ],
 )
 def test_examples_run(doc: str) -> None:
