@@ -282,3 +282,31 @@ async def test_hedge_fires_when_the_best_is_slow_and_is_cancelled_when_it_is_not
         counters = p.a.stats()["counters"]
         assert isinstance(counters, dict)
         assert counters["hedges"] >= 1
+
+
+async def test_gossip_per_transport_bound_drops_new_frames_of_other_peers() -> None:
+    clock = ManualClock()
+    net = MemoryNetwork(clock=clock, queue_size=1)
+    net.set_conditions("gun", latency_ms=10.0)
+    ts = [net.transport("gun", _kp(i)) for i in range(3)]
+
+    class Quiet:
+        def on_link_up(self, transport: str, peer_id: str) -> None: ...
+        def on_link_down(self, transport: str, peer_id: str, reason: str) -> None: ...
+        def on_frame(self, transport: str, peer_id: str, frame: bytes) -> None: ...
+
+    for t in ts:
+        await t.start(Quiet())
+    await ts[0].dial(_kp(1).address)
+    await ts[0].dial(_kp(2).address)
+    boxes = Outboxes(per_peer=100, per_transport=3)
+    for k in range(4):  # 1 on the wire, 3 queued: the transport is full
+        boxes.fanout(ts[0], [_kp(1).address], bytes([k]))
+    assert boxes.queued("gun") == 3
+    boxes.fanout(ts[0], [_kp(2).address], b"x")  # on the wire at once (an empty link)
+    boxes.fanout(ts[0], [_kp(2).address], b"y")  # would be queued: no room on the transport
+    assert boxes.counters["dropped_full"] == 1
+    assert boxes.queued("gun") == 3
+    await clock.advance(0.2, step=0.005)
+    assert boxes.queued() == 0
+    await boxes.close()
