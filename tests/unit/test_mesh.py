@@ -310,3 +310,25 @@ async def test_gossip_per_transport_bound_drops_new_frames_of_other_peers() -> N
     await clock.advance(0.2, step=0.005)
     assert boxes.queued() == 0
     await boxes.close()
+
+
+async def test_only_the_recipient_can_acknowledge() -> None:
+    async with Pair() as p:
+        kc = _kp(4)
+        tc = p.net.transport("integrated", kc)
+        mc = Mesh(kc, [tc], clock=p.clock)
+        async with mc:
+            await p.a.connect(kc.address)
+            for n in NAMES:
+                p.net.set_conditions(n, loss=1.0, between=(p.ka.address, p.kb.address))
+            task = asyncio.ensure_future(p.a.send(p.kb.address, "t", b"x", timeout=1.0))
+            await _settle()
+            (msg_id,) = list(p.a._pending)
+            forged = Envelope("ack", msg_id, kc.public_key, "t", b"")
+            await tc.send(p.ka.address, forged.to_bytes())  # C answers for B
+            await p.clock.advance(1.5, step=0.1)
+            with pytest.raises(DeliveryError):
+                await task
+            dropped = p.a.stats()["dropped"]
+            assert isinstance(dropped, dict)
+            assert dropped["foreign_ack"] == 1
