@@ -332,3 +332,28 @@ async def test_only_the_recipient_can_acknowledge() -> None:
             dropped = p.a.stats()["dropped"]
             assert isinstance(dropped, dict)
             assert dropped["foreign_ack"] == 1
+
+
+async def test_a_relay_cannot_inflate_the_ttl() -> None:
+    async with Pair(config=MeshConfig(broadcast_ttl=4)) as p:
+        frames: list[bytes] = []
+
+        class Recorder:
+            def on_link_up(self, transport: str, peer_id: str) -> None: ...
+            def on_link_down(self, transport: str, peer_id: str, reason: str) -> None: ...
+            def on_frame(self, transport: str, peer_id: str, frame: bytes) -> None:
+                frames.append(frame)
+
+        kc = _kp(4)
+        tc = p.net.transport("integrated", kc)
+        await tc.start(Recorder())
+        await p.a.connect(kc.address)
+        env = Envelope("broadcast", b"\x09" * 16, p.kb.public_key, "news", b"x", ttl=255).signed(p.kb)
+        await p.tb[0].send(p.ka.address, env.to_bytes())
+        await _settle()
+        (got,) = [Envelope.from_bytes(f) for f in frames]
+        assert got.message_id == env.message_id
+        assert got.ttl == 3
+        assert got.hops == 1
+        assert got.verify()
+        await tc.stop()
