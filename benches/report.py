@@ -208,6 +208,44 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
                 "met" if rate >= 1e6 else f"missed ({rate / 1e6:.0%} of goal)",
             )
         )
+    merkle = "chain-merkle"
+    ratio_goal(
+        "merkle_root of a block's ids vs a pure-Python hashlib loop",
+        10.0,
+        find(rows, merkle, "merkle_root (all cores)"),
+        find(rows, merkle, "pure-Python"),
+    )
+    header_hash = "chain-header-hash"
+    ours_header = find(rows, header_hash, "from_bytes(raw).id")
+    bare = find(rows, header_hash, "hashlib")
+    if ours_header is not None and bare is not None:
+        slow = ours_header.per_item_s / bare.per_item_s
+        out.append(
+            (
+                "header hashing from Python (BlockHeader.from_bytes(raw).id) vs bare hashlib.sha256",
+                "<= 1.5x the time",
+                f"{slow:.2f}x",
+                "met" if slow <= 1.5 else "missed",
+            )
+        )
+    validate = "chain-validate-1000tx"
+    one_core = find(rows, validate, "validate_1000tx_swarmmesh_1thread")
+    ratio_goal(
+        "1 000-tx block validated end to end on one core vs pynacl verifying its signatures one by one",
+        4.0,
+        one_core,
+        find(rows, validate, "pynacl"),
+    )
+    if one_core is not None:
+        rate = 1 / one_core.per_item_s
+        out.append(
+            (
+                "validating a 1 000-transaction block end to end (one core)",
+                ">= 50 000 tx/s",
+                f"{rate:,.0f} tx/s",
+                "met" if rate >= 50_000 else f"missed ({rate / 50_000:.0%} of goal)",
+            )
+        )
     many = find(rows, "router.rank_many", "swarmmesh")
     if many is not None:
         ms = many.median_s * 1e3

@@ -8,6 +8,8 @@ never from ``swarmmesh._core``.
 from __future__ import annotations
 
 from swarmmesh._core import (
+    Block,
+    BlockHeader,
     BloomFilter,
     BreakerConfig,
     BreakerEvent,
@@ -19,8 +21,13 @@ from swarmmesh._core import (
     RoutePlan,
     Router,
     RouteStats,
+    Transaction,
     __version__,
+    merkle_root,
+    mine,
+    token_id,
 )
+from swarmmesh.chain import AcceptResult, Chain, ChainConfig, Genesis, PoolLimits, RewardPool, TokenInfo
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -28,6 +35,8 @@ from swarmmesh.errors import (
     DeliveryError,
     InvalidArgumentError,
     KeyFileError,
+    StoreError,
+    StoreLockedError,
     SwarmMeshError,
 )
 from swarmmesh.flags import FeatureFlags
@@ -39,12 +48,17 @@ from swarmmesh.transports.memory import MemoryNetwork
 from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
+    "AcceptResult",
     "ArgumentTypeError",
+    "Block",
+    "BlockHeader",
     "BloomFilter",
     "BreakerConfig",
     "BreakerEvent",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "Chain",
+    "ChainConfig",
     "ConfigError",
     "DecodeError",
     "DedupFilter",
@@ -52,6 +66,7 @@ __all__ = [
     "DeliveryError",
     "Envelope",
     "FeatureFlags",
+    "Genesis",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
@@ -59,16 +74,25 @@ __all__ = [
     "Mesh",
     "MeshConfig",
     "Message",
+    "PoolLimits",
     "Receipt",
+    "RewardPool",
     "RoutePlan",
     "RouteStats",
     "Router",
+    "StoreError",
+    "StoreLockedError",
     "SwarmMeshError",
+    "TokenInfo",
+    "Transaction",
     "WebSocketConfig",
     "WebSocketTransport",
     "__version__",
     "address_of",
+    "merkle_root",
+    "mine",
     "public_key_of",
+    "token_id",
     "verify",
     "verify_batch",
 ]

@@ -8,10 +8,12 @@ use pyo3::prelude::*;
 mod args;
 mod bloom;
 mod breaker;
+mod chain;
 mod crypto;
 mod dedup;
 mod envelope;
 pub(crate) mod errors;
+mod ledger;
 mod routing;
 
 /// The extension module. Users import `swarmmesh`, never this.
@@ -25,6 +27,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     breaker::register(m)?;
     routing::register(m)?;
     crypto::register(m)?;
+    chain::register(m)?;
     envelope::register(m)?;
+    ledger::register(m)?;
     Ok(())
 }
