@@ -32,6 +32,7 @@ from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
     DecodeError,
+    DeliveryError,
     InvalidArgumentError,
     KeyFileError,
     StoreError,
@@ -40,6 +41,10 @@ from swarmmesh.errors import (
 )
 from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
+from swarmmesh.mesh.config import MeshConfig
+from swarmmesh.mesh.gossip import Message, Receipt
+from swarmmesh.mesh.orchestrator import Mesh
+from swarmmesh.transports.memory import MemoryNetwork
 from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
@@ -58,13 +63,19 @@ __all__ = [
     "DecodeError",
     "DedupFilter",
     "DedupStats",
+    "DeliveryError",
     "Envelope",
     "FeatureFlags",
     "Genesis",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
+    "MemoryNetwork",
+    "Mesh",
+    "MeshConfig",
+    "Message",
     "PoolLimits",
+    "Receipt",
     "RewardPool",
     "RoutePlan",
     "RouteStats",

@@ -14,6 +14,7 @@ __all__ = [
     "ArgumentTypeError",
     "ConfigError",
     "DecodeError",
+    "DeliveryError",
     "InvalidArgumentError",
     "KeyFileError",
     "StoreError",
@@ -44,6 +45,41 @@ class KeyFileError(SwarmMeshError, OSError):
         super().__init__(f"key file {path}: {message}")
         self.path = path
         self.code = "key_file"
+
+
+class DeliveryError(SwarmMeshError):
+    """A mesh ``send`` was not acknowledged: every route failed, or no route was left.
+
+    ``code`` says why: ``"no_route"`` (no transport can reach the peer, or all are
+    refused), ``"failed"`` (every attempt failed), ``"timeout"`` (the send's deadline
+    passed), ``"backpressure"`` (no send slot freed in time), ``"rejected"`` (the peer
+    refused the message) or ``"stopped"`` (the mesh stopped). ``peer_id`` names the
+    destination, ``attempts`` counts the attempts made and ``reasons`` lists
+    ``(transport, reason)`` for each failed one.
+    """
+
+    code: str
+    peer_id: str
+    attempts: int
+    reasons: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self,
+        peer_id: str,
+        message: str,
+        *,
+        code: str = "failed",
+        attempts: int = 0,
+        reasons: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        detail = "; ".join(f"{t}: {r}" for t, r in reasons)
+        super().__init__(
+            f"delivery to {peer_id} failed ({code}): {message}" + (f" [{detail}]" if detail else "")
+        )
+        self.peer_id = peer_id
+        self.code = code
+        self.attempts = attempts
+        self.reasons = reasons
 
 
 class StoreError(SwarmMeshError, OSError):

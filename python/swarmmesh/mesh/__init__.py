@@ -1,1 +1,1 @@
-"""The mesh: envelopes, the hybrid orchestrator, connection resilience and health."""
+"""The mesh: envelopes, chunking, gossip, the hybrid orchestrator, connection resilience and health."""
