@@ -12,6 +12,7 @@ sits in the same benchmark group (see test_bench_mesh.py).
 from __future__ import annotations
 
 import functools
+import gc
 import time
 from typing import Any
 
@@ -87,6 +88,8 @@ def test_libp2p_floodsub_two_hosts(benchmark: Any) -> None:
         results.append(trio.run(_floodsub_burst, N, 100))
 
     benchmark.pedantic(burst, rounds=scaled(3, 1), iterations=1)
+    # Collect py-libp2p's leaked sockets here, under this module's filter, not in a later test.
+    gc.collect()
     received, seconds = results[-1]
     assert received == N, f"py-libp2p delivered {received} of {N}"
     benchmark.extra_info["items"] = N
