@@ -246,6 +246,24 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
                 "met" if rate >= 50_000 else f"missed ({rate / 50_000:.0%} of goal)",
             )
         )
+    orchestration = find(rows, "mesh-orchestration", "swarmmesh")
+    if orchestration is not None and "us_per_message" in orchestration.extra:
+        us = float(orchestration.extra["us_per_message"])
+        out.append(
+            (
+                "orchestration per message (dedup + plan + breaker + observe)",
+                "< 3 us",
+                f"{us:.2f} us",
+                "met" if us < 3 else f"missed ({3 / us:.0%} of goal)",
+            )
+        )
+    pubsub = "mesh: pubsub"
+    ratio_goal(
+        "mesh broadcast message rate vs py-libp2p floodsub, two nodes",
+        30.0,
+        find(rows, pubsub, "swarmmesh Mesh.broadcast"),
+        find(rows, pubsub, "py-libp2p"),
+    )
     many = find(rows, "router.rank_many", "swarmmesh")
     if many is not None:
         ms = many.median_s * 1e3
