@@ -15,7 +15,16 @@ def python_blocks(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "doc", ["README.md", "docs/index.md", "docs/identity.md", "docs/resilience.md", "docs/migration.md"]
+    "doc",
+    [
+        "README.md",
+        "docs/index.md",
+        "docs/identity.md",
+        "docs/resilience.md",
+        "docs/migration.md",
+        "docs/mesh.md",
+        "docs/protocol.md",
+    ],
 )
 def test_examples_run(doc: str) -> None:
     blocks = python_blocks(ROOT / doc)

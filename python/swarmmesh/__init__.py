@@ -34,6 +34,7 @@ from swarmmesh.flags import FeatureFlags
 from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
 from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.gossip import Message, Receipt
+from swarmmesh.mesh.orchestrator import Mesh
 from swarmmesh.transports.memory import MemoryNetwork
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "KeyFileError",
     "Keypair",
     "MemoryNetwork",
+    "Mesh",
     "MeshConfig",
     "Message",
     "Receipt",

@@ -47,7 +47,7 @@ from swarmmesh.transports.base import (
 )
 from swarmmesh.transports.handshake import Handshake
 
-__all__ = ["LinkConditions", "MemoryNetwork", "MemoryTransport"]
+__all__ = ["LinkConditions", "MemoryNetwork", "MemoryTransport", "create_memory_transport"]
 
 log = logging.getLogger(__name__)
 
@@ -630,3 +630,10 @@ class MemoryTransport:
             self._handler.on_frame(self._name, peer_id, frame)
         except Exception:
             log.exception("memory: on_frame handler failed (frame from %s dropped)", peer_id)
+
+
+def create_memory_transport(
+    *, keypair: Keypair, network: MemoryNetwork, name: str = "memory", max_frame: int | None = None
+) -> MemoryTransport:
+    """The transport registry's factory for ``"memory"``: ``network.transport(name, keypair)``."""
+    return network.transport(name, keypair, max_frame=max_frame)

@@ -1,0 +1,1 @@
+"""Simulations of whole swarms on a MemoryNetwork."""

@@ -1,0 +1,258 @@
+"""Mesh edges: malformed frames and bans, forged broadcasts, chunking, backpressure, nacks, exactly-once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from swarmmesh import DeliveryError, Envelope, Keypair, MemoryNetwork, Mesh, MeshConfig
+from swarmmesh.clock import ManualClock
+from swarmmesh.errors import ConfigError
+from swarmmesh.mesh.gossip import Outboxes
+from swarmmesh.mesh.resilience import ResilienceConfig
+
+NAMES = ("integrated", "gun", "peerjs")
+
+
+def _kp(i: int) -> Keypair:
+    return Keypair.from_seed(bytes([i + 7]) * 32)
+
+
+class Pair:
+    def __init__(
+        self, *, config: MeshConfig | None = None, max_frame: int | None = None, names=NAMES
+    ) -> None:
+        self.clock = ManualClock()
+        self.net = MemoryNetwork(seed=2, clock=self.clock)
+        self.ka, self.kb = _kp(0), _kp(1)
+        cfg = config if config is not None else MeshConfig()
+        self.ta = [self.net.transport(n, self.ka, max_frame=max_frame) for n in names]
+        self.tb = [self.net.transport(n, self.kb, max_frame=max_frame) for n in names]
+        self.a = Mesh(self.ka, self.ta, config=cfg.replace(seed=1), clock=self.clock)
+        self.b = Mesh(self.kb, self.tb, config=cfg.replace(seed=2), clock=self.clock)
+
+    async def __aenter__(self) -> Pair:
+        await self.a.start()
+        await self.b.start()
+        await self.a.connect(self.kb.address)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.a.stop()
+        await self.b.stop()
+
+    async def run(self, coro, *, step: float = 0.01):  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(coro)
+        for _ in range(10_000):
+            if task.done():
+                return task.result()
+            await self.clock.advance(step)
+        raise AssertionError("never finished")
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_send_receive_and_receipt() -> None:
+    async with Pair() as p:
+        inbox = p.b.subscribe("t")
+        receipt = await p.run(p.a.send(p.kb.address, "t", b"hi"))
+        assert receipt.transport in NAMES
+        assert receipt.attempts >= 1
+        msg = inbox.get_nowait()
+        assert msg is not None
+        assert (msg.topic, msg.payload, msg.origin) == ("t", b"hi", p.ka.address)
+        stats = p.a.stats()
+        assert stats["delivered_by"] == {receipt.transport: 1}
+        assert p.a.peers() == {p.kb.address}
+
+
+async def test_unknown_peer_has_no_route_and_bad_arguments_raise() -> None:
+    async with Pair() as p:
+        with pytest.raises(DeliveryError) as info:
+            await p.a.send(_kp(9).address, "t", b"x")
+        assert info.value.code == "no_route"
+        with pytest.raises(ValueError, match="peer_id"):
+            await p.a.send("not-a-peer", "t", b"x")
+        with pytest.raises(ValueError, match="peer_id"):
+            await p.a.send(p.ka.address, "t", b"x")
+
+
+async def test_every_copy_is_acked_but_delivered_once() -> None:
+    async with Pair(config=MeshConfig(router_exploration=0.0)) as p:
+        for n in NAMES:
+            p.net.set_conditions(n, duplicate=1.0)
+        inbox = p.b.subscribe("t")
+        await p.run(asyncio.gather(*(p.a.send(p.kb.address, "t", bytes([k])) for k in range(30))))
+        got = [m.payload for m in iter(inbox.get_nowait, None)]
+        assert sorted(got) == [bytes([k]) for k in range(30)]
+        counters = p.b.stats()["counters"]
+        assert isinstance(counters, dict)
+        assert counters["duplicates"] >= 30
+
+
+async def test_malformed_frames_are_dropped_counted_and_the_peer_is_banned() -> None:
+    cfg = MeshConfig(resilience=ResilienceConfig(misbehaviour_threshold=3))
+    async with Pair(config=cfg) as p:
+        gun_b = p.tb[1]
+        await gun_b.send(p.ka.address, b"\xe1\x01garbage")
+        await gun_b.send(p.ka.address, b"\x00not a frame at all")
+        await _settle()
+        dropped = p.a.stats()["dropped"]
+        assert isinstance(dropped, dict)
+        assert sum(v for k, v in dropped.items() if k.startswith("malformed:")) == 2
+        assert not p.a.resilience.is_banned(p.kb.address)
+        assert p.a.resilience.state(p.kb.address, "gun") == "closed"  # never the breakers
+        await gun_b.send(p.ka.address, b"\xc1broken chunk")
+        await _settle()
+        assert p.a.resilience.is_banned(p.kb.address)
+        await _settle()
+        assert p.a.peers() == frozenset()  # disconnected on every transport
+        with pytest.raises(Exception, match="banned"):
+            await p.a.connect(p.kb.address)
+
+
+async def test_forged_broadcast_is_dropped_and_reported() -> None:
+    async with Pair() as p:
+        sub = p.a.subscribe("news")
+        # B relays a "broadcast" claiming C as origin, with a signature C never made.
+        forged = Envelope("broadcast", b"\x01" * 16, _kp(5).public_key, "news", b"lie", signature=bytes(64))
+        await p.tb[0].send(p.ka.address, forged.to_bytes())
+        await _settle()
+        assert sub.get_nowait() is None
+        dropped = p.a.stats()["dropped"]
+        assert isinstance(dropped, dict)
+        assert dropped["bad_signature"] == 1
+        real = await p.b.broadcast("news", b"truth")
+        await _settle()
+        msg = sub.get_nowait()
+        assert msg is not None
+        assert msg.message_id == real
+        assert msg.origin == p.kb.address
+
+
+async def test_spoofed_origin_and_wrong_target_are_dropped() -> None:
+    async with Pair() as p:
+        sub = p.a.subscribe("t")
+        spoof = Envelope("data", b"\x02" * 16, _kp(5).public_key, "t", b"x", target=p.ka.public_key)
+        other = Envelope("data", b"\x03" * 16, p.kb.public_key, "t", b"x", target=_kp(5).public_key)
+        await p.tb[0].send(p.ka.address, spoof.to_bytes())
+        await p.tb[0].send(p.ka.address, other.to_bytes())
+        await _settle()
+        assert sub.get_nowait() is None
+        dropped = p.a.stats()["dropped"]
+        assert isinstance(dropped, dict)
+        assert dropped["malformed:spoofed_origin"] == 1
+        assert dropped["wrong_target"] == 1
+
+
+async def test_large_messages_are_chunked_and_reassembled() -> None:
+    async with Pair(max_frame=2048) as p:
+        inbox = p.b.subscribe("big")
+        news = p.a.subscribe("bigcast")
+        payload = bytes(range(256)) * 40  # 10 KiB
+        receipt = await p.run(p.a.send(p.kb.address, "big", payload))
+        assert receipt.transport in NAMES
+        msg = inbox.get_nowait()
+        assert msg is not None
+        assert msg.payload == payload
+        counters = p.a.stats()["counters"]
+        assert isinstance(counters, dict)
+        assert counters["chunked_frames"] >= 1
+        mid = await p.b.broadcast("bigcast", payload)
+        await _settle()
+        got = news.get_nowait()
+        assert got is not None
+        assert (got.message_id, got.payload) == (mid, payload)
+
+
+async def test_a_full_peer_makes_sends_wait_then_fail_with_backpressure() -> None:
+    cfg = MeshConfig(max_inflight_per_peer=2, send_wait_s=0.5, send_timeout_s=5.0, attempt_timeout_s=1.0)
+    async with Pair(config=cfg) as p:
+        for n in NAMES:
+            p.net.set_conditions(n, loss=1.0)  # nothing gets through: sends stay in flight
+        first = [asyncio.ensure_future(p.a.send(p.kb.address, "t", b"x")) for _ in range(2)]
+        third = asyncio.ensure_future(p.a.send(p.kb.address, "t", b"y"))
+        await p.clock.advance(0.4, step=0.1)
+        assert not third.done()  # waiting for a slot
+        await p.clock.advance(0.2, step=0.1)
+        assert third.done()
+        with pytest.raises(DeliveryError) as info:
+            third.result()
+        assert info.value.code == "backpressure"
+        await p.clock.advance(6.0, step=0.5)
+        for f in first:
+            with pytest.raises(DeliveryError) as failed:
+                f.result()
+            assert failed.value.code in ("failed", "timeout")
+            assert failed.value.attempts >= 1
+
+
+async def test_full_subscription_nacks_so_nothing_unread_is_acked() -> None:
+    async with Pair(config=MeshConfig(subscription_queue=1)) as p:
+        inbox = p.b.subscribe("t")
+        await p.run(p.a.send(p.kb.address, "t", b"1"))
+        with pytest.raises(DeliveryError) as info:
+            await p.run(p.a.send(p.kb.address, "t", b"2"))
+        assert info.value.code == "rejected"
+        assert inbox.get_nowait() is not None
+        await p.run(p.a.send(p.kb.address, "t", b"3"))
+        msg = inbox.get_nowait()
+        assert msg is not None
+        assert msg.payload == b"3"
+
+
+async def test_gossip_queue_drops_the_oldest_and_counts() -> None:
+    clock = ManualClock()
+    net = MemoryNetwork(clock=clock, queue_size=1)
+    net.set_conditions("gun", latency_ms=10.0)
+    a = net.transport("gun", _kp(0))
+    b = net.transport("gun", _kp(1))
+
+    class Sink:
+        def __init__(self) -> None:
+            self.frames: list[bytes] = []
+
+        def on_link_up(self, transport: str, peer_id: str) -> None: ...
+        def on_link_down(self, transport: str, peer_id: str, reason: str) -> None: ...
+        def on_frame(self, transport: str, peer_id: str, frame: bytes) -> None:
+            self.frames.append(frame)
+
+    sink = Sink()
+    await a.start(Sink())
+    await b.start(sink)
+    await a.dial(_kp(1).address)
+    boxes = Outboxes(per_peer=2, per_transport=100)
+    for k in range(5):
+        boxes.fanout(a, [_kp(1).address], bytes([k]))
+    assert boxes.counters["dropped_full"] == 2  # 0 on the wire, 1 and 2 dropped, 3 and 4 queued
+    assert boxes.queued("gun") == 2
+    await clock.advance(0.1, step=0.005)
+    assert sink.frames == [b"\x00", b"\x03", b"\x04"]
+    assert boxes.queued() == 0
+    await boxes.close()
+
+
+async def test_stop_fails_pending_sends_and_config_errors() -> None:
+    p = Pair()
+    async with p:
+        for n in NAMES:
+            p.net.set_conditions(n, loss=1.0)
+        pending = asyncio.ensure_future(p.a.send(p.kb.address, "t", b"x"))
+        await _settle()
+    with pytest.raises(DeliveryError) as info:
+        await pending
+    assert info.value.code == "stopped"
+    with pytest.raises(DeliveryError):
+        await p.a.send(p.kb.address, "t", b"x")
+    kp = _kp(3)
+    net = MemoryNetwork()
+    with pytest.raises(ConfigError):
+        Mesh(kp, [])
+    with pytest.raises(ConfigError):
+        Mesh(kp, [net.transport("gun", kp), net.transport("gun", _kp(4))])
+    with pytest.raises(ConfigError):
+        Mesh(kp, [net.transport("peerjs", kp)], config=MeshConfig(legacy_transport="nope"))
