@@ -36,6 +36,7 @@ from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.gossip import Message, Receipt
 from swarmmesh.mesh.orchestrator import Mesh
 from swarmmesh.transports.memory import MemoryNetwork
+from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
     "ArgumentTypeError",
@@ -63,6 +64,8 @@ __all__ = [
     "RouteStats",
     "Router",
     "SwarmMeshError",
+    "WebSocketConfig",
+    "WebSocketTransport",
     "__version__",
     "address_of",
     "public_key_of",
