@@ -17,10 +17,15 @@ for exactly what is checked). See ``docs/demo.md``.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
+from typing import TextIO
 
 from swarmmesh.demo.options import DemoOptions
+from swarmmesh.errors import ConfigError
 
-__all__ = ["DemoOptions", "add_arguments", "options_from_args"]
+__all__ = ["DemoOptions", "add_arguments", "main", "options_from_args"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +66,30 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         links=args.links,
         live=False if args.no_live else None,
     )
+
+
+def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run the demo for parsed ``args``; return the exit status (2 for bad options)."""
+    out = sys.stdout if out is None else out
+    try:
+        options = options_from_args(args)
+    except ConfigError as exc:
+        print(f"swarmmesh demo: {exc}", file=sys.stderr)
+        return 2
+    from swarmmesh.demo.scenario import run_demo  # the mesh loads only for the demo
+
+    # The demo shows breaker transitions and health itself: keep the library's log lines
+    # (warnings on every opened breaker) out of the picture unless logging is configured.
+    lib = logging.getLogger("swarmmesh")
+    quiet = not logging.getLogger().handlers and not lib.handlers
+    null = logging.NullHandler()
+    if quiet:
+        lib.addHandler(null)
+        lib.propagate = False
+    try:
+        result = asyncio.run(run_demo(options, out))
+    finally:
+        if quiet:
+            lib.removeHandler(null)
+            lib.propagate = True
+    return result.exit_status

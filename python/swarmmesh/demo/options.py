@@ -74,7 +74,7 @@ class DemoOptions:
     @property
     def sender_count(self) -> int:
         """The number of concurrent unicast streams."""
-        return self.senders if self.senders is not None else max(2, min(8, self.nodes // 3))
+        return self.senders if self.senders is not None else max(2, min(12, self.nodes // 2))
 
     @property
     def kill_at_s(self) -> float:

@@ -155,15 +155,17 @@ def report_lines(
     lines.append("")
     lines.append("acknowledged unicast sends per phase and transport (the receipt's transport):")
     width = max(len(t) for t in transport_names)
-    header = "  " + "phase".ljust(24) + "".join(t.rjust(width + 2) for t in transport_names)
+    labels = [f"{tally.name} (from {tally.started_s:.1f} s)" for tally in ledger.phases]
+    pw = max([len("phase"), *map(len, labels)]) + 1
+    header = "  " + "phase".ljust(pw) + "".join(t.rjust(width + 2) for t in transport_names)
     lines.append(header + "  failed".rjust(10) + "  broadcast coverage")
     coverage = ledger.coverage_by_phase()
-    for i, tally in enumerate(ledger.phases):
+    for i, (tally, label) in enumerate(zip(ledger.phases, labels, strict=True)):
         got, expected = coverage.get(i, (0, 0))
         cells = "".join(str(tally.acked_by[t]).rjust(width + 2) for t in transport_names)
         lines.append(
             "  "
-            + f"{tally.name} (from {tally.started_s:.1f} s)".ljust(24)
+            + label.ljust(pw)
             + cells
             + str(tally.failed).rjust(10)
             + f"  {got}/{expected} ({_pct(got, expected)})"
