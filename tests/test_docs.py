@@ -24,6 +24,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/migration.md",
         "docs/mesh.md",
         "docs/protocol.md",
+        "docs/demo.md",
     ],
 )
 def test_examples_run(doc: str) -> None:
@@ -39,7 +40,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert first_block is not None
     commands = [line for line in first_block.group(1).splitlines() if line.strip()]
     assert commands == [
-        "pip install . && swarmmesh selfcheck",
+        "pip install . && swarmmesh demo",
         'pip install -e ".[test]" && cargo test && python -m pytest',
     ]
     assert text.index("```bash") < text.index("```python")

@@ -78,9 +78,12 @@ def live_view(s: Sample) -> RenderableType:
         f"{s.nodes} meshes, {s.links} links  ",
         ("phase: ", "dim"),
         (s.phase, "bold yellow" if "killed" in s.phase else "bold green"),
-        f"  {s.elapsed_s:5.1f} / {s.duration_s:.0f} s",
     )
-    bar = ProgressBar(total=s.duration_s, completed=min(s.elapsed_s, s.duration_s), width=60)
+    shown = min(s.elapsed_s, s.duration_s)
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(
+        ProgressBar(total=s.duration_s, completed=shown, width=60), f"{shown:5.1f} / {s.duration_s:g} s"
+    )
 
     got, expected = s.coverage
     delivery = Table(title="delivery", title_justify="left", expand=False)
