@@ -14,6 +14,7 @@ from swarmmesh.demo import DemoOptions
 from swarmmesh.demo.scenario import run_demo
 from swarmmesh.demo.swarm import Swarm
 from swarmmesh.mesh.gossip import Message, Subscription
+from swarmmesh.transports.base import TransportError
 
 TRANSPORTS = ("integrated", "gun", "peerjs", "websocket")
 
@@ -71,6 +72,17 @@ def test_the_swarm_is_seeded() -> None:
 def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--nodes", "2"]) == 2
     assert "invalid config field `nodes`" in capsys.readouterr().err
+
+
+def test_setup_failure_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def no_links(self: Swarm) -> None:
+        raise TransportError("websocket", "ws-a is not listening", code="state")
+
+    monkeypatch.setattr(Swarm, "link", no_links)
+    assert cli.main(["demo", "--nodes", "3", "--duration", "1", "--no-live"]) == 1
+    assert "swarmmesh demo: TransportError: [websocket] ws-a is not listening" in capsys.readouterr().err
 
 
 def test_command_line_run() -> None:

@@ -23,7 +23,7 @@ import sys
 from typing import TextIO
 
 from swarmmesh.demo.options import DemoOptions
-from swarmmesh.errors import ConfigError
+from swarmmesh.errors import ConfigError, SwarmMeshError
 
 __all__ = ["DemoOptions", "add_arguments", "main", "options_from_args"]
 
@@ -69,7 +69,11 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
 
 
 def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Run the demo for parsed ``args``; return the exit status (2 for bad options)."""
+    """Run the demo for parsed ``args``; return the exit status.
+
+    0: every required check passed; 1: one failed (or the swarm could not be built, said on
+    stderr); 2: invalid options; 130: interrupted (Ctrl-C).
+    """
     out = sys.stdout if out is None else out
     try:
         options = options_from_args(args)
@@ -88,6 +92,12 @@ def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
         lib.propagate = False
     try:
         result = asyncio.run(run_demo(options, out))
+    except (SwarmMeshError, OSError) as exc:  # the swarm could not be built (e.g. no loopback socket)
+        print(f"swarmmesh demo: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the meshes were stopped on the way out
+        print("swarmmesh demo: interrupted", file=sys.stderr)
+        return 130
     finally:
         if quiet:
             lib.removeHandler(null)
