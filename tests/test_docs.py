@@ -24,6 +24,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/migration.md",
         "docs/mesh.md",
         "docs/protocol.md",
+        "docs/transports.md",
         "docs/demo.md",
     ],
 )

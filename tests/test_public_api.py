@@ -33,8 +33,10 @@ def test_public_methods_have_docstrings() -> None:
         obj = getattr(swarmmesh, name)
         if not inspect.isclass(obj) or issubclass(obj, BaseException):
             continue
-        # Fields of slotted dataclasses are documented in the class docstring (a slot has none).
+        # Slotted dataclass fields cannot carry docstrings: the class docstring documents them.
         fields = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
+        for name_ in fields:
+            assert f"``{name_}``" in (obj.__doc__ or ""), f"{name}.{name_} is not in the class docstring"
         for attr, member in vars(obj).items():
             if attr.startswith("_") or attr in fields:
                 continue

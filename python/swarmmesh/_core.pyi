@@ -734,6 +734,7 @@ class Reassembler:
         max_bytes: int = 67108864,
         timeout_ms: int = 30000,
         max_message: int | None = None,
+        max_pending_per_peer: int = 64,
     ) -> Reassembler: ...
     def push(self, peer_id: str, frame: bytes, now_ms: int) -> bytes | None:
         """Add one chunk frame; the whole frame once complete, else None. `DecodeError` if malformed."""

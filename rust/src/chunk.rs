@@ -18,9 +18,12 @@
 //! `(peer, chunk id)` and returns the whole frame once every index has arrived,
 //! in any order. It is bounded in every dimension: the number of messages in
 //! progress (`max_pending`), the bytes they buffer (`max_bytes`) and the size of
-//! one message (`max_message`). A message that does not complete within
-//! `timeout_ms` of its first chunk is dropped. When a new message does not fit,
-//! the oldest messages in progress are evicted (and counted). Duplicate chunks
+//! one message (`max_message`), and fair between peers: one peer has at most
+//! `max_pending_per_peer` messages in progress. A message that does not
+//! complete within `timeout_ms` of its first chunk is dropped. When a new
+//! message does not fit, messages in progress are evicted (and counted): the
+//! peer's own oldest when it is over its share, else the oldest overall; under
+//! byte pressure, the oldest of the peer that buffers the most bytes. Duplicate chunks
 //! are ignored; a chunk that contradicts the ones before it (another count or
 //! total, a size that does not fit) is rejected with a decode error, and the
 //! message it belongs to is dropped.
@@ -185,6 +188,8 @@ pub fn split(
 pub struct ReassemblerConfig {
     /// Messages in progress at once (at least 1).
     pub max_pending: usize,
+    /// Messages in progress at once from one peer (at least 1).
+    pub max_pending_per_peer: usize,
     /// Bytes buffered over all messages in progress (at least 1).
     pub max_bytes: usize,
     /// The largest reassembled frame (at least 1; capped by `max_bytes`).
@@ -197,6 +202,7 @@ impl Default for ReassemblerConfig {
     fn default() -> Self {
         Self {
             max_pending: 1024,
+            max_pending_per_peer: 64,
             max_bytes: 64 << 20,
             max_message: MAX_ENVELOPE_LEN,
             timeout_ms: 30_000,
@@ -209,6 +215,7 @@ impl ReassemblerConfig {
     pub fn validate(&self) -> CoreResult<()> {
         for (arg, v) in [
             ("max_pending", self.max_pending),
+            ("max_pending_per_peer", self.max_pending_per_peer),
             ("max_bytes", self.max_bytes),
             ("max_message", self.max_message),
         ] {
@@ -337,8 +344,16 @@ pub struct Reassembler {
     order: BTreeMap<u64, Key>,
     next_seq: u64,
     bytes: usize,
+    /// Messages in progress and bytes buffered, per peer.
+    per_peer: HashMap<String, PeerUse>,
     now_ms: u64,
     stats: ReassemblerStats,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct PeerUse {
+    pending: usize,
+    bytes: usize,
 }
 
 impl Reassembler {
@@ -351,6 +366,7 @@ impl Reassembler {
             order: BTreeMap::new(),
             next_seq: 0,
             bytes: 0,
+            per_peer: HashMap::new(),
             now_ms: 0,
             stats: ReassemblerStats::default(),
         })
@@ -379,13 +395,17 @@ impl Reassembler {
         let p = self.pending.remove(key)?;
         self.order.remove(&p.seq);
         self.bytes -= p.buffered;
+        if let Some(u) = self.per_peer.get_mut(&key.0) {
+            u.pending -= 1;
+            u.bytes -= p.buffered;
+            if u.pending == 0 {
+                self.per_peer.remove(&key.0);
+            }
+        }
         Some(p)
     }
 
-    /// Evicts the oldest message in progress other than `keep`; false if there
-    /// is none.
-    fn evict_oldest(&mut self, keep: Option<&Key>) -> bool {
-        let victim = self.order.values().find(|k| Some(*k) != keep).cloned();
+    fn evict(&mut self, victim: Option<Key>) -> bool {
         match victim {
             Some(k) => {
                 self.remove(&k);
@@ -394,6 +414,37 @@ impl Reassembler {
             }
             None => false,
         }
+    }
+
+    /// The oldest message in progress, from `peer` if given.
+    fn oldest_of(&self, peer: Option<&str>) -> Option<Key> {
+        self.order
+            .values()
+            .find(|k| peer.is_none_or(|p| k.0 == p))
+            .cloned()
+    }
+
+    /// The oldest message other than `keep` of the peer that buffers the most
+    /// bytes (among peers with such a message): under byte pressure a peer
+    /// that floods the reassembler evicts its own messages first.
+    fn heaviest_victim(&self, keep: &Key) -> Option<Key> {
+        let mut oldest: HashMap<&str, &Key> = HashMap::new();
+        for k in self.order.values() {
+            if k != keep {
+                oldest.entry(k.0.as_str()).or_insert(k);
+            }
+        }
+        oldest
+            .into_iter()
+            .max_by_key(|(peer, k)| {
+                let used = self.per_peer.get(*peer).map_or(0, |u| u.bytes);
+                // Ties go to the older message (smaller seq).
+                (
+                    used,
+                    std::cmp::Reverse(self.pending.get(*k).map_or(0, |p| p.seq)),
+                )
+            })
+            .map(|(_, k)| k.clone())
     }
 
     /// Adds one chunk frame received from `peer`; returns the whole frame once
@@ -432,17 +483,22 @@ impl Reassembler {
         } else {
             let mut p = Pending::new(self.next_seq, self.now_ms, &c);
             p.admit(&c).map_err(|e| self.reject(e))?;
-            if self.pending.len() >= self.config.max_pending {
-                self.evict_oldest(None);
+            let own = self.per_peer.get(peer).map_or(0, |u| u.pending);
+            if own >= self.config.max_pending_per_peer {
+                // A peer over its share makes room among its own messages.
+                self.evict(self.oldest_of(Some(peer)));
+            } else if self.pending.len() >= self.config.max_pending {
+                self.evict(self.oldest_of(None));
             }
             self.next_seq += 1;
             self.order.insert(p.seq, key.clone());
             self.pending.insert(key.clone(), p);
+            self.per_peer.entry(peer.to_owned()).or_default().pending += 1;
         }
         // Make room: the message's own total is within max_bytes, so evicting
         // every other message always suffices.
         while self.bytes + c.data.len() > self.config.max_bytes {
-            if !self.evict_oldest(Some(&key)) {
+            if !self.evict(self.heaviest_victim(&key)) {
                 break;
             }
         }
@@ -452,6 +508,9 @@ impl Reassembler {
         p.pieces.insert(c.index, c.data.to_vec());
         p.buffered += c.data.len();
         self.bytes += c.data.len();
+        if let Some(u) = self.per_peer.get_mut(peer) {
+            u.bytes += c.data.len();
+        }
         if p.pieces.len() < usize::from(p.count) {
             return Ok(None);
         }
@@ -524,6 +583,7 @@ mod tests {
     fn config() -> ReassemblerConfig {
         ReassemblerConfig {
             max_pending: 4,
+            max_pending_per_peer: 4,
             max_bytes: 10_000,
             max_message: 5_000,
             timeout_ms: 1_000,
@@ -852,10 +912,58 @@ mod tests {
     }
 
     #[test]
+    fn one_peer_cannot_crowd_out_the_others() {
+        let mut r = Reassembler::new(ReassemblerConfig {
+            max_pending: 6,
+            max_pending_per_peer: 3,
+            ..config()
+        })
+        .unwrap();
+        let first = |id: u8| split(&frame(300), 126, [id; 16]).unwrap();
+        r.push("honest", &first(100)[0], 0).unwrap();
+        for id in 0..10u8 {
+            r.push("flood", &first(id)[0], 0).unwrap();
+        }
+        let s = r.stats();
+        assert_eq!((s.pending, s.evicted), (4, 7));
+        // The honest peer's message survived the flood and completes.
+        let honest = first(100);
+        assert_eq!(r.push("honest", &honest[1], 0).unwrap(), None);
+        assert_eq!(r.push("honest", &honest[2], 0).unwrap(), Some(frame(300)));
+        // The flood kept only its three newest messages.
+        let newest = first(9);
+        r.push("flood", &newest[1], 0).unwrap();
+        assert_eq!(r.push("flood", &newest[2], 0).unwrap(), Some(frame(300)));
+    }
+
+    #[test]
+    fn byte_pressure_evicts_the_heaviest_peer_first() {
+        let mut r = Reassembler::new(ReassemblerConfig {
+            max_bytes: 1_000,
+            ..config()
+        })
+        .unwrap();
+        let light = split(&frame(600), 326, [1; 16]).unwrap(); // 300 + 300
+        let heavy_a = split(&frame(900), 326, [2; 16]).unwrap(); // 3 x 300
+        let heavy_b = split(&frame(900), 326, [3; 16]).unwrap();
+        r.push("light", &light[0], 0).unwrap(); // oldest overall
+        r.push("heavy", &heavy_a[0], 0).unwrap();
+        r.push("heavy", &heavy_a[1], 0).unwrap();
+        r.push("heavy", &heavy_b[0], 0).unwrap(); // 1200 > 1000: evict heavy's oldest
+        let s = r.stats();
+        assert_eq!((s.pending, s.bytes, s.evicted), (2, 600, 1));
+        assert_eq!(r.push("light", &light[1], 0).unwrap(), Some(frame(600)));
+    }
+
+    #[test]
     fn config_is_validated() {
         for bad in [
             ReassemblerConfig {
                 max_pending: 0,
+                ..config()
+            },
+            ReassemblerConfig {
+                max_pending_per_peer: 0,
                 ..config()
             },
             ReassemblerConfig {
@@ -879,7 +987,67 @@ mod tests {
         assert_eq!(ReassemblerConfig::default().max_pending, 1024);
     }
 
+    impl Reassembler {
+        /// Every gauge agrees with the messages actually held.
+        fn check_invariants(&self) {
+            assert_eq!(self.pending.len(), self.order.len());
+            let mut bytes = 0;
+            let mut per_peer: HashMap<&str, (usize, usize)> = HashMap::new();
+            for (key, p) in &self.pending {
+                assert_eq!(self.order.get(&p.seq), Some(key));
+                let held: usize = p.pieces.values().map(Vec::len).sum();
+                assert_eq!(held, p.buffered);
+                assert!(p.buffered <= p.total_len as usize);
+                assert!(p.pieces.len() < usize::from(p.count));
+                bytes += p.buffered;
+                let e = per_peer.entry(key.0.as_str()).or_default();
+                e.0 += 1;
+                e.1 += p.buffered;
+            }
+            assert_eq!(bytes, self.bytes);
+            assert!(self.bytes <= self.config.max_bytes);
+            assert!(self.pending.len() <= self.config.max_pending);
+            assert_eq!(per_peer.len(), self.per_peer.len());
+            for (peer, (n, b)) in per_peer {
+                let u = self.per_peer[peer];
+                assert_eq!((u.pending, u.bytes), (n, b));
+                assert!(n <= self.config.max_pending_per_peer);
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn prop_gauges_match_contents(
+            ops in proptest::collection::vec(
+                (0u8..3, 0u8..5, 1usize..700, any::<proptest::sample::Index>(), 0u64..400), 1..120),
+        ) {
+            // Random chunks of random messages from three peers, with time
+            // moving on, under tight bounds: every gauge stays exact.
+            let mut r = Reassembler::new(ReassemblerConfig {
+                max_pending: 5,
+                max_pending_per_peer: 3,
+                max_bytes: 1_500,
+                max_message: 1_200,
+                timeout_ms: 2_000,
+            })
+            .unwrap();
+            let mut now = 0;
+            for (peer, id, len, which, dt) in ops {
+                now += dt;
+                let chunks = split(&frame(len), 126, [id; 16]).unwrap();
+                let c = &chunks[which.index(chunks.len())];
+                let peer = ["a", "b", "c"][usize::from(peer)];
+                if let Ok(Some(out)) = r.push(peer, c, now) {
+                    prop_assert_eq!(out, frame(len));
+                }
+                r.check_invariants();
+            }
+            r.expire(u64::MAX);
+            r.check_invariants();
+            prop_assert_eq!(r.stats().pending, 0);
+        }
+
         #[test]
         fn prop_split_reassemble_any_order(
             len in 1usize..3_000, max_frame in 27usize..400,

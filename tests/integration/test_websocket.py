@@ -618,3 +618,37 @@ def test_config_is_validated() -> None:
     assert WebSocketConfig(ping_interval_s=None).ping_interval_s is None
     with pytest.raises(AttributeError):
         WebSocketConfig().max_frame = 1  # type: ignore[misc]
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped_and_redialled() -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    key = Keypair.generate()
+    accepted = 0
+
+    async def deaf_after_handshake(ws: ServerConnection) -> None:
+        nonlocal accepted
+        accepted += 1
+        hs = Handshake(key, "websocket", dialler=False)
+        await ws.send(hs.hello())
+        hello = await ws.recv()
+        assert isinstance(hello, bytes)
+        await ws.send(hs.receive_hello(hello))
+        proof = await ws.recv()
+        assert isinstance(proof, bytes)
+        hs.receive_proof(proof)
+        if accepted == 1:
+            ws.transport.pause_reading()  # never sees the pings again, so never answers them
+        await ws.wait_closed()
+
+    config = WebSocketConfig(
+        ping_interval_s=0.05, ping_timeout_s=0.1, close_timeout_s=0.1, reconnect_base_s=0.02
+    )
+    async with serve(deaf_after_handshake, "127.0.0.1", 0, compression=None, close_timeout=0.1) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with nodes(1, config=config) as [(a, ra)]:
+            assert await a.dial(address=f"ws://127.0.0.1:{port}") == key.address
+            await ra.wait_for(lambda: ra.downs != [], "the deaf link dropped")
+            assert ra.downs[0] == (key.address, "keep-alive timeout")
+            await ra.wait_for(lambda: ra.ups == [key.address, key.address], "re-dialled")
+            assert accepted == 2

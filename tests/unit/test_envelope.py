@@ -122,6 +122,9 @@ def test_fields_and_defaults() -> None:
     assert (e.kind, e.message_id, e.origin, e.topic, e.payload) == ("data", MID, ALICE.public_key, "t", b"p")
     assert (e.ttl, e.hops, e.timestamp_ms, e.target, e.signature) == (8, 0, 0, None, None)
     assert e.origin_id == ALICE.address
+    assert e.origin_id is e.origin_id  # computed once
+    assert e.signed(ALICE).forwarded().origin_id == ALICE.address
+    assert Envelope("data", MID, BOB.public_key, "t", b"").origin_id == BOB.address
     assert "data" in repr(e)
     assert ALICE.address in repr(e)
 
@@ -596,6 +599,28 @@ def test_byte_bound_evicts_the_oldest() -> None:
     assert [r.push("p", c, 0) for c in b[2:]][-1] == f
 
 
+def test_one_peer_cannot_crowd_out_the_others() -> None:
+    r = Reassembler(max_pending=8, max_pending_per_peer=2)
+    honest = split_frame(frame_of(1000), 300, b"h" * 16)
+    r.push("honest", honest[0], 0)
+    for i in range(20):
+        r.push("flood", split_frame(frame_of(1000), 300, bytes([i]) * 16)[0], 0)
+    s = r.stats()
+    assert (s["pending"], s["evicted"]) == (3, 18)
+    assert [r.push("honest", c, 0) for c in honest[1:]][-1] == frame_of(1000)
+
+
+def test_byte_pressure_evicts_the_heaviest_peer() -> None:
+    f = frame_of(2000)
+    light = split_frame(f, 1000, b"l" * 16)
+    r = Reassembler(max_bytes=3 * 974 + 100)
+    r.push("light", light[0], 0)
+    for i in range(4):
+        r.push("heavy", split_frame(f, 1000, bytes([i]) * 16)[0], 0)
+    assert r.stats()["evicted"] == 2
+    assert [r.push("light", c, 0) for c in light[1:]][-1] == f
+
+
 def test_message_bound_rejects() -> None:
     f = frame_of(3000)
     r = Reassembler(max_message=len(f) - 1)
@@ -641,7 +666,7 @@ def test_forget_and_config_errors() -> None:
     assert r.forget("a") == 0
     assert r.stats()["pending"] == 1
     assert "Reassembler(" in repr(r)
-    for kw in ("max_pending", "max_bytes", "timeout_ms", "max_message"):
+    for kw in ("max_pending", "max_bytes", "timeout_ms", "max_message", "max_pending_per_peer"):
         with pytest.raises(InvalidArgumentError) as info:
             Reassembler(**{kw: 0})
         assert info.value.argument == kw

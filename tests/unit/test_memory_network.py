@@ -344,3 +344,14 @@ async def test_a_failing_handler_does_not_break_the_link() -> None:
     await a.send(_kp(1).address, b"2")
     await _settle()
     assert [f for _, _, f in rb.frames] == [b"1", b"2"]
+
+
+async def test_registered_as_memory_in_the_transport_registry() -> None:
+    from swarmmesh.transports.registry import create_transport, transport_names
+
+    net = MemoryNetwork()
+    assert "memory" in transport_names()
+    t = create_transport("memory", keypair=_kp(0), network=net, name="gun")
+    assert isinstance(t, MemoryTransport)
+    assert t.name == "gun"
+    assert net.lookup("gun", _kp(0).address) is t

@@ -256,3 +256,29 @@ async def test_stop_fails_pending_sends_and_config_errors() -> None:
         Mesh(kp, [net.transport("gun", kp), net.transport("gun", _kp(4))])
     with pytest.raises(ConfigError):
         Mesh(kp, [net.transport("peerjs", kp)], config=MeshConfig(legacy_transport="nope"))
+
+
+async def test_hedge_fires_when_the_best_is_slow_and_is_cancelled_when_it_is_not() -> None:
+    cfg = MeshConfig(router_exploration=0.0, attempt_timeout_s=2.0)
+    async with Pair(config=cfg, names=("integrated", "gun")) as p:
+        p.net.set_conditions("integrated", latency_ms=5.0)
+        p.net.set_conditions("gun", latency_ms=20.0)
+        for k in range(10):  # learn: integrated is fast and reliable
+            await p.run(p.a.send(p.kb.address, "t", bytes([k])), step=0.001)
+        plan = p.a.router.plan(p.kb.address, ["integrated", "gun"], p.clock.now_ms())
+        assert plan.now == ["integrated"]
+        assert [t for t, _ in plan.hedges] == ["gun"]
+        counters = p.a.stats()["counters"]
+        assert isinstance(counters, dict)
+        cancelled = counters.get("hedges_cancelled", 0)
+        receipt = await p.run(p.a.send(p.kb.address, "t", b"fast"), step=0.001)
+        assert (receipt.transport, receipt.attempts) == ("integrated", 1)
+        counters = p.a.stats()["counters"]
+        assert isinstance(counters, dict)
+        assert counters["hedges_cancelled"] == cancelled + 1  # the ack came first: never sent
+        p.net.set_conditions("integrated", latency_ms=400.0)  # the best turns slow
+        receipt = await p.run(p.a.send(p.kb.address, "t", b"slow"), step=0.001)
+        assert (receipt.transport, receipt.attempts) == ("gun", 2)  # the hedge won
+        counters = p.a.stats()["counters"]
+        assert isinstance(counters, dict)
+        assert counters["hedges"] >= 1

@@ -77,14 +77,18 @@ class MeshConfig:
     ``gossip_queue_per_peer`` and ``gossip_queue_per_transport`` frames of gossip (acks,
     pongs, broadcast forwards) queued per link and per transport (full: the oldest is
     dropped and counted); ``subscription_queue`` messages per subscriber; ``max_peers``
-    peers tracked by the router; ``reassembly_*`` bound chunk reassembly.
+    peers tracked by the router; ``reassembly_max_pending`` messages,
+    ``reassembly_max_bytes`` bytes and ``reassembly_timeout_s`` seconds bound chunk
+    reassembly.
 
     Maintenance: every ``maintenance_interval_s`` the mesh expires stale chunks and redials
     at most ``redials_per_round`` missing links to connected peers.
 
     Routing: ``priors`` (merged over :data:`DEFAULT_PRIORS`), ``router_half_life_s``,
     ``router_exploration``. ``seed`` (``None``: random) seeds message ids, the router, the
-    breakers' jitter and the dedup hashing, for reproducible simulations.
+    breakers' jitter and the dedup hashing, for reproducible simulations. ``resilience``
+    (a :class:`~swarmmesh.mesh.resilience.ResilienceConfig`) and ``health`` (a
+    :class:`~swarmmesh.mesh.health.HealthConfig`) configure the breakers and the pings.
     """
 
     send_timeout_s: float = 10.0

@@ -43,8 +43,8 @@ class Receipt:
 class Message:
     """A message delivered to the application (exactly once per ``message_id``).
 
-    ``origin`` is the originator's peer id (for a broadcast, proven by its signature);
-    ``transport`` the transport it arrived on first.
+    ``topic`` and ``payload`` as sent; ``origin`` is the originator's peer id (for a
+    broadcast, proven by its signature); ``transport`` the transport it arrived on first.
     """
 
     topic: str

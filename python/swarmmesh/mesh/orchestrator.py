@@ -47,13 +47,13 @@ from swarmmesh.mesh.envelope import (
     Envelope,
     Reassembler,
     split_frame,
-    verify_envelopes,
 )
+from swarmmesh.mesh.flood import Flood
 from swarmmesh.mesh.gossip import Message, Outboxes, Receipt, Subscription
 from swarmmesh.mesh.health import HealthMonitor
 from swarmmesh.mesh.resilience import Resilience
 from swarmmesh.mesh.sending import AttemptError, SendOp
-from swarmmesh.transports.base import Health, Transport, TransportError, UnsupportedError
+from swarmmesh.transports.base import Transport, TransportError, UnsupportedError
 
 __all__ = ["Mesh"]
 
@@ -145,8 +145,7 @@ class Mesh:
         self._banned: set[str] = set()  # peers banned (confirmed with Resilience.is_banned)
         self._max_frame: dict[str, int] = {}
         self._wanted: dict[str, None] = {}  # peers we connected to (redialled when a link is missing)
-        self._verify: list[tuple[Envelope, str, str]] = []
-        self._verify_scheduled = False
+        self._flood = Flood(self, self._dedup, self._outboxes, cfg)
         self._send_slots = asyncio.Semaphore(cfg.max_pending_sends)
         self._peer_slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -408,7 +407,7 @@ class Mesh:
             return
         kind = env.kind
         if kind == "broadcast":
-            self._on_broadcast(env, transport, peer_id)
+            self._flood.receive(env, transport, peer_id)
         elif kind == "ack" or kind == "nack":
             op = self._pending.get(env.message_id)
             if op is None:
@@ -534,9 +533,7 @@ class Mesh:
             raise AttemptError(exc.code) from None
 
     async def _write(self, t: Transport, peer_id: str, frame: bytes, chunk_id: bytes) -> None:
-        limit = self._max_frame.get(t.name)
-        if limit is None:
-            limit = self._max_frame[t.name] = t.capabilities.max_frame
+        limit = self.max_frame(t)
         if len(frame) <= limit:
             await t.send(peer_id, frame)
             return
@@ -570,6 +567,17 @@ class Mesh:
     def count(self, what: str, n: int = 1) -> None:
         """Bump a counter of :meth:`stats`."""
         self._count[what] += n
+
+    def drop(self, reason: str) -> None:
+        """Count a dropped frame or message under ``reason`` (``stats()["dropped"]``)."""
+        self._dropped[reason] += 1
+
+    def max_frame(self, t: Transport) -> int:
+        """The largest frame ``t`` takes (cached: capabilities are fixed once started)."""
+        limit = self._max_frame.get(t.name)
+        if limit is None:
+            limit = self._max_frame[t.name] = t.capabilities.max_frame
+        return limit
 
     def forget_send(self, msg_id: bytes) -> None:
         """A SendOp has resolved every attempt."""
@@ -619,93 +627,13 @@ class Mesh:
         ).signed(self._keypair)  # fmt: skip
         self._dedup.check_and_insert(msg_id, self._clock.now_ms())
         self._count["broadcasts"] += 1
-        self._flood(env.to_bytes(), msg_id, exclude=())
+        self._flood.send(env.to_bytes(), msg_id)
         return msg_id
 
-    def _flood_targets(self) -> list[tuple[Transport, int]]:
-        """The transports a flood goes over now (not down), with their frame limits."""
-        out = []
-        for t in self.active_transports():
-            if t.health is Health.DOWN or self._health.health(t.name) is Health.DOWN:
-                continue
-            limit = self._max_frame.get(t.name)
-            if limit is None:
-                limit = self._max_frame[t.name] = t.capabilities.max_frame
-            out.append((t, limit))
-        return out
-
-    def _flood(
-        self,
-        frame: bytes,
-        msg_id: bytes,
-        exclude: Sequence[str],
-        targets: list[tuple[Transport, int]] | None = None,
-    ) -> None:
-        outboxes = self._outboxes
-        for t, limit in targets if targets is not None else self._flood_targets():
-            peers = [p for p in t.linked() if p not in exclude] if exclude else t.linked()
-            if len(frame) <= limit:
-                outboxes.fanout(t, peers, frame)
-            else:
-                frames = split_frame(frame, limit, msg_id)
-                for peer in peers:
-                    outboxes.put(t, peer, frames)
-
-    def _on_broadcast(self, env: Envelope, transport: str, peer_id: str) -> None:
-        if self._dedup.contains(env.message_id, self._clock.now_ms()):
-            self._count["duplicates"] += 1
-            return
-        if len(self._verify) >= self._config.verify_queue:
-            self._verify.pop(0)
-            self._dropped["verify_queue_full"] += 1
-        self._verify.append((env, transport, peer_id))
-        if len(self._verify) >= self._config.verify_batch_size:
-            self._flush_verify()
-        elif not self._verify_scheduled:
-            self._verify_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_verify)
-
-    def _flush_verify(self) -> None:
-        self._verify_scheduled = False
-        while self._verify:
-            batch = self._verify[: self._config.verify_batch_size]
-            del self._verify[: len(batch)]
-            self._accept(batch)
-
-    def _accept(self, batch: list[tuple[Envelope, str, str]]) -> None:
-        now = self._clock.now_ms()
-        # One signature check per distinct (message, signature): the copies from other links are the same.
-        first: dict[tuple[bytes, bytes | None], int] = {}
-        unique: list[Envelope] = []
-        for env, _, _ in batch:
-            key = (env.message_id, env.signature)
-            if key not in first:
-                first[key] = len(unique)
-                unique.append(env)
-        verdicts = verify_envelopes(unique, threads=self._config.verify_threads)
-        self._count["verify_batches"] += 1
-        self._count["verified"] += len(unique)
-        senders: dict[bytes, list[str]] = {}
-        for env, _, peer in batch:
-            senders.setdefault(env.message_id, []).append(peer)
-        targets: list[tuple[Transport, int]] | None = None
-        for env, transport, peer in batch:
-            if not verdicts[first[(env.message_id, env.signature)]]:
-                self._dropped["bad_signature"] += 1
-                self._resilience.misbehaved(peer, "bad_signature")
-                continue
-            if not self._dedup.check_and_insert(env.message_id, now):
-                self._count["duplicates"] += 1
-                continue
-            self._count["broadcasts_received"] += 1
-            msg = Message(env.topic, env.payload, env.origin_id, env.message_id, transport)
-            for s in self._subs.get(env.topic, ()):
-                s.push(msg)
-            if env.ttl > 0:
-                self._count["forwarded"] += 1
-                if targets is None:
-                    targets = self._flood_targets()
-                self._flood(env.forwarded().to_bytes(), env.message_id, senders[env.message_id], targets)
+    def publish_local(self, msg: Message) -> None:
+        """Hand a broadcast to this node's subscribers of its topic (oldest dropped when full)."""
+        for s in self._subs.get(msg.topic, ()):
+            s.push(msg)
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -809,7 +737,7 @@ class Mesh:
 
     def backlog(self) -> int:
         """Frames waiting in this mesh: queued gossip plus broadcasts awaiting verification."""
-        return self._outboxes.queued() + len(self._verify)
+        return self._outboxes.queued() + len(self._flood)
 
     def stats(self) -> dict[str, object]:
         """Counters and gauges: sends, broadcasts, drops by reason, queues, router, breakers."""

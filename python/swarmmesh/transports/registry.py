@@ -48,6 +48,8 @@ _NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 #: Built-in transports, imported on first use: name -> (module, attribute).
 _BUILTINS: Final[dict[str, tuple[str, str]]] = {
     "websocket": ("swarmmesh.transports.websocket", "WebSocketTransport"),
+    # create_transport("memory", keypair=..., network=MemoryNetwork(), name="gun")
+    "memory": ("swarmmesh.transports.memory", "create_memory_transport"),
 }
 
 _factories: dict[str, TransportFactory] = {}

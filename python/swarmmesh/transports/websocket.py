@@ -22,7 +22,7 @@ import logging
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
@@ -47,6 +47,9 @@ from swarmmesh.transports.base import (
     keep_link_dialled_by,
 )
 from swarmmesh.transports.handshake import Handshake
+
+if TYPE_CHECKING:
+    from swarmmesh.transports.base import Transport
 
 __all__ = [
     "CLOSE_DUPLICATE",
@@ -875,3 +878,10 @@ def _ws_url(address: str) -> str | None:
     if parts.scheme != "ws" or not parts.hostname or parts.username or parts.password or parts.fragment:
         return None
     return address
+
+
+if TYPE_CHECKING:
+
+    def _conforms(transport: WebSocketTransport) -> Transport:
+        """Type-checked only: WebSocketTransport implements the Transport protocol."""
+        return transport

@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use pyo3::basic::CompareOp;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::args::{id_bytes, non_negative};
@@ -74,17 +75,31 @@ fn kind_name(py: Python<'_>, kind: Kind) -> Bound<'_, PyString> {
 #[pyclass(frozen, module = "swarmmesh", name = "Envelope")]
 pub(crate) struct PyEnvelope {
     inner: Envelope<Py<PyBytes>>,
+    /// The origin's address, computed on first use (bech32m costs about a
+    /// microsecond, and the mesh asks for it once per message).
+    origin_id: PyOnceLock<Py<PyString>>,
 }
 
 impl PyEnvelope {
+    fn wrap(inner: Envelope<Py<PyBytes>>) -> Self {
+        Self {
+            inner,
+            origin_id: PyOnceLock::new(),
+        }
+    }
+
     fn payload_bytes<'a>(&'a self, py: Python<'_>) -> &'a [u8] {
         self.inner.payload.as_bytes(py)
     }
 
     fn with(&self, py: Python<'_>, inner: &Envelope<()>) -> Self {
-        Self {
-            inner: inner.with_payload(self.inner.payload.clone_ref(py)),
+        let out = Self::wrap(inner.with_payload(self.inner.payload.clone_ref(py)));
+        if inner.origin == self.inner.origin {
+            if let Some(id) = self.origin_id.get(py) {
+                let _ = out.origin_id.set(py, id.clone_ref(py));
+            }
         }
+        out
     }
 
     fn header(&self) -> Envelope<()> {
@@ -133,7 +148,7 @@ impl PyEnvelope {
                 .transpose()?,
         };
         inner.check_with(inner.payload.as_bytes(py))?;
-        Ok(Self { inner })
+        Ok(Self::wrap(inner))
     }
 
     /// `"data"`, `"ack"`, `"nack"`, `"broadcast"`, `"ping"` or `"pong"`.
@@ -156,8 +171,13 @@ impl PyEnvelope {
 
     /// The originator's address (`sw1...`): its peer id.
     #[getter]
-    fn origin_id(&self) -> String {
-        crypto::address_of(&self.inner.origin)
+    fn origin_id<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        self.origin_id
+            .get_or_init(py, || {
+                PyString::new(py, &crypto::address_of(&self.inner.origin)).unbind()
+            })
+            .bind(py)
+            .clone()
     }
 
     /// The final recipient's 32-byte public key, None for a broadcast.
@@ -218,9 +238,7 @@ impl PyEnvelope {
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let e = envelope::decode(data)?;
         let payload = PyBytes::new(py, e.payload).unbind();
-        Ok(Self {
-            inner: e.with_payload(payload),
-        })
+        Ok(Self::wrap(e.with_payload(payload)))
     }
 
     /// The bytes the origin signs: a domain separator and every field but
@@ -400,9 +418,11 @@ fn split_frame<'py>(
 /// fixed bounds: `max_pending` messages in progress, `max_bytes` buffered over
 /// all of them, `max_message` bytes per frame, and `timeout_ms` from a
 /// message's first chunk to its last (`max_message=None`: `MAX_ENVELOPE_LEN`,
-/// the longest envelope). The oldest messages in progress are
-/// evicted to make room (counted in `stats()["evicted"]`). Sans-I/O: pass the
-/// clock's time as `now_ms`.
+/// the longest envelope); one peer has at most `max_pending_per_peer` messages
+/// in progress. Messages in progress are evicted to make room (counted in
+/// `stats()["evicted"]`): a peer's own oldest when it is over its share, else
+/// the oldest overall, and under byte pressure the oldest of the peer that
+/// buffers the most. Sans-I/O: pass the clock's time as `now_ms`.
 #[pyclass(frozen, module = "swarmmesh", name = "Reassembler")]
 pub(crate) struct PyReassembler {
     inner: Mutex<Reassembler>,
@@ -412,16 +432,18 @@ pub(crate) struct PyReassembler {
 impl PyReassembler {
     #[new]
     #[pyo3(signature = (*, max_pending = 1024, max_bytes = 67_108_864, timeout_ms = 30_000,
-                        max_message = None))]
+                        max_message = None, max_pending_per_peer = 64))]
     fn new(
         max_pending: i64,
         max_bytes: i64,
         timeout_ms: i64,
         max_message: Option<i64>,
+        max_pending_per_peer: i64,
     ) -> PyResult<Self> {
         let size = |arg, v| non_negative(arg, v).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
         let config = ReassemblerConfig {
             max_pending: size("max_pending", max_pending)?,
+            max_pending_per_peer: size("max_pending_per_peer", max_pending_per_peer)?,
             max_bytes: size("max_bytes", max_bytes)?,
             max_message: match max_message {
                 Some(m) => size("max_message", m)?,
@@ -482,8 +504,14 @@ impl PyReassembler {
         let c = r.config();
         let s = r.stats();
         format!(
-            "Reassembler(max_pending={}, max_bytes={}, timeout_ms={}, max_message={}, pending={}, bytes={})",
-            c.max_pending, c.max_bytes, c.timeout_ms, c.max_message, s.pending, s.bytes
+            "Reassembler(max_pending={}, max_bytes={}, timeout_ms={}, max_message={}, max_pending_per_peer={}, pending={}, bytes={})",
+            c.max_pending,
+            c.max_bytes,
+            c.timeout_ms,
+            c.max_message,
+            c.max_pending_per_peer,
+            s.pending,
+            s.bytes
         )
     }
 }
