@@ -208,6 +208,26 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
                 "met" if rate >= 1e6 else f"missed ({rate / 1e6:.0%} of goal)",
             )
         )
+    merkle = "chain-merkle"
+    ratio_goal(
+        "merkle_root of a block's ids vs a pure-Python hashlib loop",
+        10.0,
+        find(rows, merkle, "merkle_root (all cores)"),
+        find(rows, merkle, "pure-Python"),
+    )
+    header_hash = "chain-header-hash"
+    ours_header = find(rows, header_hash, "from_bytes(raw).id")
+    bare = find(rows, header_hash, "hashlib")
+    if ours_header is not None and bare is not None:
+        slow = ours_header.per_item_s / bare.per_item_s
+        out.append(
+            (
+                "header hashing from Python (BlockHeader.from_bytes(raw).id) vs bare hashlib.sha256",
+                "<= 1.5x the time",
+                f"{slow:.2f}x",
+                "met" if slow <= 1.5 else "missed",
+            )
+        )
     many = find(rows, "router.rank_many", "swarmmesh")
     if many is not None:
         ms = many.median_s * 1e3

@@ -8,6 +8,8 @@ never from ``swarmmesh._core``.
 from __future__ import annotations
 
 from swarmmesh._core import (
+    Block,
+    BlockHeader,
     BloomFilter,
     BreakerConfig,
     BreakerEvent,
@@ -19,7 +21,11 @@ from swarmmesh._core import (
     RoutePlan,
     Router,
     RouteStats,
+    Transaction,
     __version__,
+    merkle_root,
+    mine,
+    token_id,
 )
 from swarmmesh.errors import (
     ArgumentTypeError,
@@ -40,6 +46,8 @@ from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
     "ArgumentTypeError",
+    "Block",
+    "BlockHeader",
     "BloomFilter",
     "BreakerConfig",
     "BreakerEvent",
@@ -64,11 +72,15 @@ __all__ = [
     "RouteStats",
     "Router",
     "SwarmMeshError",
+    "Transaction",
     "WebSocketConfig",
     "WebSocketTransport",
     "__version__",
     "address_of",
+    "merkle_root",
+    "mine",
     "public_key_of",
+    "token_id",
     "verify",
     "verify_batch",
 ]

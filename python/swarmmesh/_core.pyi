@@ -1,10 +1,12 @@
 """Stubs of the private extension ``swarmmesh._core`` (hand-written; checked by stubtest)."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Final, Literal, Protocol, TypeAlias, final
+from typing import ClassVar, Final, Literal, TypeAlias, final
 
 import numpy as np
 from numpy.typing import NDArray
+
+from swarmmesh.identity import Keypair
 
 __version__: Final[str]
 
@@ -12,11 +14,14 @@ __all__ = [
     "CHUNK_HEADER_LEN",
     "FRAME_CHUNK",
     "FRAME_ENVELOPE",
+    "HEADER_VERSION",
     "MAX_CONTROL_PAYLOAD",
     "MAX_ENVELOPE_LEN",
     "MAX_PAYLOAD",
     "MAX_TOPIC",
     "ArgumentTypeError",
+    "Block",
+    "BlockHeader",
     "BloomFilter",
     "BreakerConfig",
     "BreakerEvent",
@@ -33,11 +38,15 @@ __all__ = [
     "Router",
     "SigningKey",
     "SwarmMeshError",
+    "Transaction",
     "__version__",
     "address_of",
+    "merkle_root",
+    "mine",
     "public_key_of",
     "sha256",
     "split_frame",
+    "token_id",
     "verify",
     "verify_batch",
     "verify_envelopes",
@@ -622,6 +631,229 @@ def address_of(public_key: _Id) -> str:
 def public_key_of(address: str) -> bytes:
     """The 32-byte public key an address encodes."""
 
+# ---------------------------------------------------------------- chain values (section owner: chain-core)
+
+#: An account argument: an ``sw1...`` address or a 32-byte public key.
+_Account: TypeAlias = str | bytes | bytearray | memoryview
+#: A signer: a :class:`swarmmesh.Keypair` or its :class:`SigningKey`.
+_Signer: TypeAlias = Keypair | SigningKey
+
+#: The header version this build produces and the ledger accepts.
+HEADER_VERSION: Final[int]
+
+@final
+class Transaction:
+    """A signed transaction (frozen, hashable; equal when the ids are)."""
+
+    @classmethod
+    def transfer(
+        cls, kp: _Signer, to: _Account, amount: int, *, nonce: int, fee: int, chain_id: str
+    ) -> Transaction:
+        """Coins from the signer to `to` (an address or a 32-byte key)."""
+    @classmethod
+    def donate(cls, kp: _Signer, amount: int, *, nonce: int, fee: int, chain_id: str) -> Transaction:
+        """Coins from the signer into the reward pool."""
+    @classmethod
+    def create_token(
+        cls, kp: _Signer, symbol: str, supply: int, *, nonce: int, fee: int, chain_id: str
+    ) -> Transaction:
+        """A new profile token `symbol` owned by the signer, `supply` units credited to it."""
+    @classmethod
+    def transfer_token(
+        cls,
+        kp: _Signer,
+        token_id: _Id,
+        to: _Account,
+        amount: int,
+        *,
+        nonce: int,
+        fee: int,
+        chain_id: str,
+    ) -> Transaction:
+        """Token units from the signer to `to`."""
+    @classmethod
+    def distribute_token(
+        cls,
+        kp: _Signer,
+        token_id: _Id,
+        recipients: Iterable[tuple[_Account, int]],
+        *,
+        nonce: int,
+        fee: int,
+        chain_id: str,
+    ) -> Transaction:
+        """Token units from the owner to many `(address, amount)` recipients."""
+    @classmethod
+    def reward(cls, kp: _Signer, amount: int, *, height: int, chain_id: str) -> Transaction:
+        """The reward transaction of the block at `height` (nonce = height, fee = 0)."""
+    @staticmethod
+    def from_bytes(data: _Id) -> Transaction:
+        """Decodes canonical bytes; `DecodeError` (with `reason`) on anything else."""
+    @property
+    def id(self) -> bytes:
+        """The id: SHA-256 of `to_bytes()` (32 bytes)."""
+    @property
+    def kind(
+        self,
+    ) -> Literal["reward", "transfer", "donate", "create_token", "transfer_token", "distribute_token"]:
+        """The kind: the name of the classmethod that built it."""
+    @property
+    def chain_id(self) -> str:
+        """The chain id (replay protection)."""
+    @property
+    def sender(self) -> str:
+        """The signer's address."""
+    @property
+    def sender_key(self) -> bytes:
+        """The signer's 32-byte public key."""
+    @property
+    def nonce(self) -> int:
+        """The sender's sequence number (the height for a reward)."""
+    @property
+    def fee(self) -> int:
+        """Coins paid to the block producer."""
+    @property
+    def amount(self) -> int | None:
+        """The amount, for `reward`, `transfer`, `donate`, `transfer_token`; else None."""
+    @property
+    def to(self) -> str | None:
+        """The recipient's address, for `transfer` and `transfer_token`; else None."""
+    @property
+    def token_id(self) -> bytes | None:
+        """The token id, for `transfer_token` and `distribute_token`; else None."""
+    @property
+    def symbol(self) -> str | None:
+        """The symbol, for `create_token`; else None."""
+    @property
+    def supply(self) -> int | None:
+        """The supply, for `create_token`; else None."""
+    @property
+    def recipients(self) -> tuple[tuple[str, int], ...] | None:
+        """`(address, amount)` pairs, for `distribute_token`; else None."""
+    @property
+    def signature(self) -> bytes:
+        """The 64-byte Ed25519 signature of `signing_bytes()`."""
+    @property
+    def size(self) -> int:
+        """The encoded length in bytes."""
+    def signing_bytes(self) -> bytes:
+        """The bytes the signature covers (domain separator + encoding without it)."""
+    def to_bytes(self) -> bytes:
+        """The canonical bytes, signature included."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+
+@final
+class BlockHeader:
+    """A block header (frozen, hashable; equal when the ids are)."""
+
+    def __new__(
+        cls,
+        version: int,
+        chain_id: str,
+        height: int,
+        prev_id: _Id,
+        merkle_root: _Id,
+        timestamp_ms: int,
+        target: _Id,
+        nonce: int,
+        producer: _Id,
+    ) -> BlockHeader: ...
+    @staticmethod
+    def from_bytes(data: _Id) -> BlockHeader:
+        """Decodes canonical bytes; `DecodeError` (with `reason`) on anything else."""
+    @property
+    def id(self) -> bytes:
+        """The block id: SHA-256 of `to_bytes()` (32 bytes, cached)."""
+    @property
+    def version(self) -> int:
+        """The consensus version (1)."""
+    @property
+    def chain_id(self) -> str:
+        """The chain id."""
+    @property
+    def height(self) -> int:
+        """The height (genesis is 0)."""
+    @property
+    def prev_id(self) -> bytes:
+        """The parent's id (32 bytes; all zero for genesis)."""
+    @property
+    def merkle_root(self) -> bytes:
+        """The Merkle root of the transaction ids."""
+    @property
+    def timestamp_ms(self) -> int:
+        """Production time, ms since the Unix epoch."""
+    @property
+    def target(self) -> bytes:
+        """The proof-of-work target (32 bytes, big-endian)."""
+    @property
+    def nonce(self) -> int:
+        """The nonce."""
+    @property
+    def producer(self) -> bytes:
+        """The producer's 32-byte public key."""
+    @property
+    def producer_address(self) -> str:
+        """The producer's address."""
+    @property
+    def work(self) -> int:
+        """Expected hashes to meet the target: `floor(2**256 / (target + 1))`, saturating at `2**128 - 1`."""
+    def meets_target(self) -> bool:
+        """Whether the id, as a big-endian integer, is at most the target."""
+    def to_bytes(self) -> bytes:
+        """The canonical bytes."""
+    def replace(self, **changes: int | str | bytes) -> BlockHeader:
+        """A copy with the given fields changed (validated like the constructor)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+
+@final
+class Block:
+    """A block: a header and its transactions (frozen, hashable; equal when the contents are)."""
+
+    def __new__(cls, header: BlockHeader, txs: Iterable[Transaction]) -> Block: ...
+    @staticmethod
+    def from_bytes(data: _Id) -> Block:
+        """Decodes canonical bytes; `DecodeError` (with `reason`) on anything else."""
+    @property
+    def header(self) -> BlockHeader:
+        """The header."""
+    @property
+    def txs(self) -> tuple[Transaction, ...]:
+        """The transactions, in order (a tuple)."""
+    @property
+    def id(self) -> bytes:
+        """The block id (the header's id)."""
+    @property
+    def content_hash(self) -> bytes:
+        """SHA-256 of the full block bytes: invalid blocks are remembered by it."""
+    @property
+    def size(self) -> int:
+        """The encoded length in bytes."""
+    def tx_ids(self) -> list[bytes]:
+        """The transaction ids, in order."""
+    def to_bytes(self) -> bytes:
+        """The canonical bytes."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+
+def merkle_root(tx_ids: Iterable[_Id], *, threads: int | None = None) -> bytes:
+    """The Merkle root of 32-byte transaction ids (domain-separated leaves and nodes)."""
+
+def mine(
+    header: BlockHeader, *, max_iters: int | None = None, start_nonce: int | None = None
+) -> BlockHeader | None:
+    """Search nonces for a header whose id meets its target, with the GIL released."""
+
+def token_id(creator_address: _Account, symbol: str) -> bytes:
+    """The id of the token `symbol` created by `creator_address`."""
+
+# ---------------------------------------------------------------- end chain values
+
 # ---------------------------------------------------------------- envelope (section owner: envelope)
 
 #: The first byte of an envelope frame.
@@ -641,13 +873,6 @@ CHUNK_HEADER_LEN: Final[int]
 
 _Kind: TypeAlias = Literal["data", "ack", "nack", "broadcast", "ping", "pong"]
 _Bytes: TypeAlias = bytes | bytearray | memoryview
-
-class _Signer(Protocol):
-    """What `Envelope.signed` accepts: a `Keypair` or a `SigningKey`."""
-
-    @property
-    def public_key(self) -> bytes: ...
-    def sign(self, data: bytes, /) -> bytes: ...
 
 @final
 class Envelope:

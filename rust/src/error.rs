@@ -13,7 +13,7 @@ pub enum DecodeReason {
     BadMagic,
     /// The format version is not one this build understands.
     UnknownVersion,
-    /// A kind (message type) byte is not one this build understands.
+    /// A kind (type tag) byte is not one this build understands.
     UnknownKind,
     /// The input ends before the structure does.
     Truncated,

@@ -9,7 +9,9 @@
 pub mod blocked;
 pub mod bloom;
 pub mod breaker;
+pub mod chain;
 pub mod chunk;
+pub mod codec;
 pub mod crypto;
 pub mod dedup;
 pub mod envelope;

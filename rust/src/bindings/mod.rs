@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod args;
 mod bloom;
 mod breaker;
+mod chain;
 mod crypto;
 mod dedup;
 mod envelope;
@@ -25,6 +26,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     breaker::register(m)?;
     routing::register(m)?;
     crypto::register(m)?;
+    chain::register(m)?;
     envelope::register(m)?;
     Ok(())
 }
