@@ -32,6 +32,7 @@ async def test_small_run_passes_and_reports_the_kill_and_revival() -> None:
         assert f"\n  {phase} (from " in report
     for name in TRANSPORTS:
         assert f"\n  {name} " in report  # a row per transport at the end
+    assert "\n  integrated: closed -> open x" in report  # the kill opened pair breakers
     assert "[PASS] acknowledged delivered" in report
     assert report.endswith("verdict: OK, nothing acknowledged was lost (exit 0)")
     # the live view was drawn (rich, with the phase banner) before the report

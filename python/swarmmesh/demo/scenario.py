@@ -43,6 +43,8 @@ PLAIN_EVERY_S = 1.0
 #: How long gossip may take to settle after the traffic stops.
 SETTLE_MAX_S = 2.0
 SETTLE_QUIET_S = 0.3
+#: Breaker states in life-cycle order (for the transition summary).
+_LIFE = {"closed": 0, "open": 1, "half_open": 2, "forced_open": 3}
 #: Breaker transitions kept for the report.
 MAX_TRANSITIONS = 2000
 
@@ -84,7 +86,6 @@ class _Run:
         self.transition_counts: Counter[tuple[str, str, str]] = Counter()
         self._last_event: dict[str, ResilienceEvent | None] = {}
         self._next_plain = 0.0
-        self.in_flight = 0
 
     def elapsed(self) -> float:
         return self.clock.now() - self.t0
@@ -115,15 +116,12 @@ class _Run:
             payload = f"u{k}.{seq}:{a}->{b}".encode()
             src, dst = self.swarm.nodes[a], self.swarm.nodes[b]
             self.ledger.unicast_started(payload, src.peer_id, dst.peer_id)
-            self.in_flight += 1
             try:
                 receipt = await src.mesh.send(dst.peer_id, UNICAST_TOPIC, payload)
             except DeliveryError as exc:
                 self.ledger.unicast_failed(payload, exc.code)
             else:
                 self.ledger.unicast_acked(payload, receipt.transport, receipt.rtt_ms)
-            finally:
-                self.in_flight -= 1
             await self._pause(self.options.send_interval_s)
 
     async def broadcast_stream(self) -> None:
@@ -196,6 +194,16 @@ class _Run:
                     )
             if events:
                 self._last_event[label] = events[-1]
+
+    def transition_summary(self) -> list[str]:
+        """Every pair-breaker transition of the run, counted per transport and change."""
+        lines = ["breaker transitions in all (every node's pair breakers):"]
+        for name in self.swarm.transport_names:
+            counts = {(f, t): n for (tn, f, t), n in self.transition_counts.items() if tn == name}
+            ordered = sorted(counts.items(), key=lambda kv: (_LIFE.get(kv[0][0], 9), kv[0][1]))
+            shown = ", ".join(f"{f} -> {t} x{n}" for (f, t), n in ordered)
+            lines.append(f"  {name}: {shown or 'none'}")
+        return lines
 
     def sample(self) -> Sample:
         self.collect_transitions()
@@ -334,7 +342,9 @@ async def run_demo(options: DemoOptions, out: TextIO | None = None) -> DemoResul
                 sub.close()  # the consumers drain what is queued, then end
             await asyncio.gather(*consumers)
     checks = run.ledger.checks()
-    lines = report_lines(run.ledger, final, checks, transport_names=swarm.transport_names)
+    lines = report_lines(
+        run.ledger, final, checks, transport_names=swarm.transport_names, notes=run.transition_summary()
+    )
     for line in lines:
         print(line, file=out)
     out.flush()
