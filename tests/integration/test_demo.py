@@ -21,7 +21,7 @@ TRANSPORTS = ("integrated", "gun", "peerjs", "websocket")
 
 async def test_small_run_passes_and_reports_the_kill_and_revival() -> None:
     out = io.StringIO()
-    result = await run_demo(DemoOptions(nodes=5, duration_s=2.5, seed=3, live=True), out)
+    result = await run_demo(DemoOptions(nodes=5, duration_s=3.0, seed=3, live=True), out)
     report = "\n".join(result.report)
     assert result.exit_status == 0, report
     assert result.killed == "integrated"

@@ -118,7 +118,15 @@ def test_topology_is_connected_and_seeded() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("nodes", 2), ("nodes", True), ("duration_s", 0.5), ("loss", 0.5), ("loss", float("nan")), ("links", 0)],
+    [
+        ("nodes", 2),
+        ("nodes", True),
+        ("duration_s", 0.5),
+        ("duration_s", 601.0),
+        ("loss", 0.5),
+        ("loss", float("nan")),
+        ("links", 0),
+    ],
 )
 def test_options_validated(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as exc:

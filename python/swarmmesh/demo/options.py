@@ -39,7 +39,8 @@ class DemoOptions:
     """Parameters of a demo run (validated: a bad value raises ``ConfigError`` naming it).
 
     ``nodes``: meshes on the :class:`~swarmmesh.MemoryNetwork` (two WebSocket nodes come on
-    top). ``duration_s``: seconds of traffic. ``loss``: the base loss; each transport's is a
+    top). ``duration_s``: seconds of traffic (at most 600: the ledger keeps every message
+    id of the run, so the run's length is what bounds it). ``loss``: the base loss; each transport's is a
     multiple of it (:data:`MEMORY_TRANSPORTS`). ``seed``: seeds the keys, the topology, the
     network's draws and the traffic schedule. ``links``: random links each node opens.
     ``live``: redraw rich tables in place (``None``: when the output is a terminal).
@@ -62,7 +63,7 @@ class DemoOptions:
         _int("nodes", self.nodes, 3, 500)
         _int("links", self.links, 1, 16)
         _int("seed", self.seed, 0, 2**32 - 1)
-        _number("duration_s", self.duration_s, 1.0, 3600.0)
+        _number("duration_s", self.duration_s, 1.0, 600.0)
         _number("loss", self.loss, 0.0, 0.2)
         _number("send_interval_s", self.send_interval_s, 0.001, 10.0)
         _number("broadcast_interval_s", self.broadcast_interval_s, 0.001, 10.0)
