@@ -228,6 +228,24 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
                 "met" if slow <= 1.5 else "missed",
             )
         )
+    validate = "chain-validate-1000tx"
+    one_core = find(rows, validate, "validate_1000tx_swarmmesh_1thread")
+    ratio_goal(
+        "1 000-tx block validated end to end on one core vs pynacl verifying its signatures one by one",
+        4.0,
+        one_core,
+        find(rows, validate, "pynacl"),
+    )
+    if one_core is not None:
+        rate = 1 / one_core.per_item_s
+        out.append(
+            (
+                "validating a 1 000-transaction block end to end (one core)",
+                ">= 50 000 tx/s",
+                f"{rate:,.0f} tx/s",
+                "met" if rate >= 50_000 else f"missed ({rate / 50_000:.0%} of goal)",
+            )
+        )
     many = find(rows, "router.rank_many", "swarmmesh")
     if many is not None:
         ms = many.median_s * 1e3

@@ -16,7 +16,7 @@ fi
 mkdir -p .ci/out
 python -m pytest benches/python -p no:cacheprovider -q \
   --benchmark-json=.ci/out/bench-python.json --benchmark-columns=median,min,rounds
-for b in dedup breaker routing chain envelope; do
+for b in dedup breaker routing chain ledger envelope; do
   cargo bench --locked --bench "$b" -- "${crit_args[@]}"
 done
 python benches/report.py --python .ci/out/bench-python.json --criterion target/criterion --mode "$mode" --out "$out"

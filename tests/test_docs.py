@@ -25,6 +25,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/mesh.md",
         "docs/protocol.md",
         "docs/transports.md",
+        "docs/chain.md",
         "docs/demo.md",
     ],
 )

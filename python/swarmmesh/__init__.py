@@ -27,6 +27,7 @@ from swarmmesh._core import (
     mine,
     token_id,
 )
+from swarmmesh.chain import AcceptResult, Chain, ChainConfig, Genesis, PoolLimits, RewardPool, TokenInfo
 from swarmmesh.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -34,6 +35,8 @@ from swarmmesh.errors import (
     DeliveryError,
     InvalidArgumentError,
     KeyFileError,
+    StoreError,
+    StoreLockedError,
     SwarmMeshError,
 )
 from swarmmesh.flags import FeatureFlags
@@ -45,6 +48,7 @@ from swarmmesh.transports.memory import MemoryNetwork
 from swarmmesh.transports.websocket import WebSocketConfig, WebSocketTransport
 
 __all__ = [
+    "AcceptResult",
     "ArgumentTypeError",
     "Block",
     "BlockHeader",
@@ -53,6 +57,8 @@ __all__ = [
     "BreakerEvent",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "Chain",
+    "ChainConfig",
     "ConfigError",
     "DecodeError",
     "DedupFilter",
@@ -60,6 +66,7 @@ __all__ = [
     "DeliveryError",
     "Envelope",
     "FeatureFlags",
+    "Genesis",
     "InvalidArgumentError",
     "KeyFileError",
     "Keypair",
@@ -67,11 +74,16 @@ __all__ = [
     "Mesh",
     "MeshConfig",
     "Message",
+    "PoolLimits",
     "Receipt",
+    "RewardPool",
     "RoutePlan",
     "RouteStats",
     "Router",
+    "StoreError",
+    "StoreLockedError",
     "SwarmMeshError",
+    "TokenInfo",
     "Transaction",
     "WebSocketConfig",
     "WebSocketTransport",

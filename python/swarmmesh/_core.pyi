@@ -27,11 +27,14 @@ __all__ = [
     "BreakerEvent",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "ChainParams",
+    "ConnectResult",
     "DecodeError",
     "DedupFilter",
     "DedupStats",
     "Envelope",
     "InvalidArgumentError",
+    "Ledger",
     "Reassembler",
     "RoutePlan",
     "RouteStats",
@@ -39,6 +42,7 @@ __all__ = [
     "SigningKey",
     "SwarmMeshError",
     "Transaction",
+    "Verdict",
     "__version__",
     "address_of",
     "merkle_root",
@@ -971,3 +975,156 @@ class Reassembler:
         """pending, bytes, completed, expired, evicted, rejected, duplicates."""
 
 # ---------------------------------------------------------------- end envelope
+# ---------------------------------------------------------------- ledger (section owner: chain-ledger)
+
+@final
+class ChainParams:
+    """Consensus parameters of a chain (frozen). Every node of a chain must use the same values."""
+
+    def __new__(
+        cls,
+        chain_id: str = "swarm-devnet",
+        *,
+        min_fee: int = 1,
+        block_subsidy: int = 50,
+        pool_payout_divisor: int = 100,
+        target: _Id | None = None,
+        max_future_ms: int = 7_200_000,
+        median_span: int = 11,
+        max_block_txs: int = 10_000,
+        max_block_bytes: int = 4_194_304,
+    ) -> ChainParams: ...
+    @property
+    def chain_id(self) -> str:
+        """The chain id every transaction and header must carry."""
+    @property
+    def min_fee(self) -> int:
+        """The smallest fee of a transaction."""
+    @property
+    def block_subsidy(self) -> int:
+        """Coins created by each block."""
+    @property
+    def pool_payout_divisor(self) -> int:
+        """Each block pays `pool_balance // pool_payout_divisor` from the pool."""
+    @property
+    def target(self) -> bytes:
+        """The proof-of-work target (32 bytes, big-endian)."""
+    @property
+    def max_future_ms(self) -> int:
+        """How far ahead of the local clock a block timestamp may be, in ms."""
+    @property
+    def median_span(self) -> int:
+        """How many previous timestamps the median time past spans."""
+    @property
+    def max_block_txs(self) -> int:
+        """The most transactions of a block (reward included)."""
+    @property
+    def max_block_bytes(self) -> int:
+        """The most bytes of an encoded block."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Verdict:
+    """The outcome of a header check: `ok`, or a `reason` code (and for `bad-tx` the inner reason)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the check passed."""
+    @property
+    def reason(self) -> str | None:
+        """The block reason code, or `None` when ok."""
+    @property
+    def tx_reason(self) -> str | None:
+        """The inner transaction reason of `bad-tx`."""
+    @property
+    def tx_index(self) -> int | None:
+        """The index of the failing transaction of `bad-tx`."""
+    @property
+    def deferred(self) -> bool:
+        """Whether the block should be deferred (`time-too-new`) rather than remembered as invalid."""
+    def __bool__(self) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ConnectResult:
+    """The outcome of `Ledger.connect`: the verdict and, when ok, the undo record and the changes."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the block was valid and is now connected."""
+    @property
+    def reason(self) -> str | None:
+        """The block reason code, or `None` when ok."""
+    @property
+    def tx_reason(self) -> str | None:
+        """The inner transaction reason of `bad-tx`."""
+    @property
+    def tx_index(self) -> int | None:
+        """The index of the failing transaction of `bad-tx`."""
+    @property
+    def deferred(self) -> bool:
+        """Whether the block should be deferred (`time-too-new`)."""
+    @property
+    def undo(self) -> bytes | None:
+        """The encoded undo record (for `Ledger.disconnect`), `None` when rejected."""
+    @property
+    def changes(self) -> list[tuple[bytes, bytes | None]]:
+        """`(key, new value or None)` for every changed key, sorted by key (empty when rejected)."""
+    def __bool__(self) -> bool: ...
+
+@final
+class Ledger:
+    """The ledger state of one chain tip, with the parameters it validates by (internal)."""
+
+    def __new__(cls, params: ChainParams, allocations: Sequence[tuple[_Id, int]]) -> Ledger: ...
+    @staticmethod
+    def from_entries(params: ChainParams, entries: Sequence[tuple[bytes, bytes]]) -> Ledger:
+        """The state whose canonical entries are `entries`; `DecodeError` on a bad entry."""
+    @property
+    def params(self) -> ChainParams:
+        """The parameters this ledger validates by."""
+    def check_header(
+        self, header: BlockHeader, parent: BlockHeader, median_time_past: int, now_ms: int
+    ) -> Verdict:
+        """The header checks that need no state (version, chain id, PoW, link, height, time)."""
+    def connect(
+        self,
+        block: Block | bytes,
+        parent: BlockHeader,
+        median_time_past: int,
+        now_ms: int,
+        *,
+        threads: int | None = None,
+    ) -> ConnectResult:
+        """Validate `block` on this state (tip `parent`) and connect it when valid; atomic."""
+    def disconnect(self, undo: _Id) -> list[tuple[bytes, bytes | None]]:
+        """Undo a connected block; returns `(key, restored value or None)` per touched key."""
+    def apply_sequence(
+        self, txs: Iterable[Transaction | bytes], *, threads: int | None = None
+    ) -> list[str | None]:
+        """One verdict per transaction applied in order to a scratch state (None = applies)."""
+    def reward_amount(self, fees: int) -> int:
+        """The exact reward of a block on this state whose fees sum to `fees`."""
+    def balance(self, public_key: _Id) -> int:
+        """The balance of a 32-byte public key."""
+    def nonce(self, public_key: _Id) -> int:
+        """The nonce the next transaction of a 32-byte public key must carry."""
+    @property
+    def pool_balance(self) -> int:
+        """The reward pool balance."""
+    def contributors(self) -> dict[bytes, int]:
+        """Every contributor's public key with the total it donated."""
+    def token(self, token_id: _Id) -> tuple[bytes, str, int] | None:
+        """`(owner public key, symbol, supply)` of a token, or `None`."""
+    def token_balance(self, token_id: _Id, public_key: _Id) -> int:
+        """What a 32-byte public key holds of a token."""
+    def state_hash(self) -> bytes:
+        """SHA-256 of the whole state (its sorted canonical entries)."""
+    def entries(self) -> list[tuple[bytes, bytes]]:
+        """Every canonical `(key, value)` entry, sorted by key."""
+    def copy(self) -> Ledger:
+        """An independent copy (same parameters)."""
+
+# ---------------------------------------------------------------- end ledger

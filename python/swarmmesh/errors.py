@@ -17,6 +17,8 @@ __all__ = [
     "DeliveryError",
     "InvalidArgumentError",
     "KeyFileError",
+    "StoreError",
+    "StoreLockedError",
     "SwarmMeshError",
 ]
 
@@ -78,3 +80,22 @@ class DeliveryError(SwarmMeshError):
         self.code = code
         self.attempts = attempts
         self.reasons = reasons
+
+
+class StoreError(SwarmMeshError, OSError):
+    """A chain store cannot be opened or used; ``path`` names it (``None`` in memory)."""
+
+    code: str
+    path: str
+
+    def __init__(self, path: str, message: str, *, code: str = "store") -> None:
+        super().__init__(f"chain store {path}: {message}")
+        self.path = path
+        self.code = code
+
+
+class StoreLockedError(StoreError):
+    """Another process (or another open ``Chain``) holds the chain store."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "already opened by another process (lock held)", code="store_locked")

@@ -282,3 +282,78 @@ async def test_hedge_fires_when_the_best_is_slow_and_is_cancelled_when_it_is_not
         counters = p.a.stats()["counters"]
         assert isinstance(counters, dict)
         assert counters["hedges"] >= 1
+
+
+async def test_gossip_per_transport_bound_drops_new_frames_of_other_peers() -> None:
+    clock = ManualClock()
+    net = MemoryNetwork(clock=clock, queue_size=1)
+    net.set_conditions("gun", latency_ms=10.0)
+    ts = [net.transport("gun", _kp(i)) for i in range(3)]
+
+    class Quiet:
+        def on_link_up(self, transport: str, peer_id: str) -> None: ...
+        def on_link_down(self, transport: str, peer_id: str, reason: str) -> None: ...
+        def on_frame(self, transport: str, peer_id: str, frame: bytes) -> None: ...
+
+    for t in ts:
+        await t.start(Quiet())
+    await ts[0].dial(_kp(1).address)
+    await ts[0].dial(_kp(2).address)
+    boxes = Outboxes(per_peer=100, per_transport=3)
+    for k in range(4):  # 1 on the wire, 3 queued: the transport is full
+        boxes.fanout(ts[0], [_kp(1).address], bytes([k]))
+    assert boxes.queued("gun") == 3
+    boxes.fanout(ts[0], [_kp(2).address], b"x")  # on the wire at once (an empty link)
+    boxes.fanout(ts[0], [_kp(2).address], b"y")  # would be queued: no room on the transport
+    assert boxes.counters["dropped_full"] == 1
+    assert boxes.queued("gun") == 3
+    await clock.advance(0.2, step=0.005)
+    assert boxes.queued() == 0
+    await boxes.close()
+
+
+async def test_only_the_recipient_can_acknowledge() -> None:
+    async with Pair() as p:
+        kc = _kp(4)
+        tc = p.net.transport("integrated", kc)
+        mc = Mesh(kc, [tc], clock=p.clock)
+        async with mc:
+            await p.a.connect(kc.address)
+            for n in NAMES:
+                p.net.set_conditions(n, loss=1.0, between=(p.ka.address, p.kb.address))
+            task = asyncio.ensure_future(p.a.send(p.kb.address, "t", b"x", timeout=1.0))
+            await _settle()
+            (msg_id,) = list(p.a._pending)
+            forged = Envelope("ack", msg_id, kc.public_key, "t", b"")
+            await tc.send(p.ka.address, forged.to_bytes())  # C answers for B
+            await p.clock.advance(1.5, step=0.1)
+            with pytest.raises(DeliveryError):
+                await task
+            dropped = p.a.stats()["dropped"]
+            assert isinstance(dropped, dict)
+            assert dropped["foreign_ack"] == 1
+
+
+async def test_a_relay_cannot_inflate_the_ttl() -> None:
+    async with Pair(config=MeshConfig(broadcast_ttl=4)) as p:
+        frames: list[bytes] = []
+
+        class Recorder:
+            def on_link_up(self, transport: str, peer_id: str) -> None: ...
+            def on_link_down(self, transport: str, peer_id: str, reason: str) -> None: ...
+            def on_frame(self, transport: str, peer_id: str, frame: bytes) -> None:
+                frames.append(frame)
+
+        kc = _kp(4)
+        tc = p.net.transport("integrated", kc)
+        await tc.start(Recorder())
+        await p.a.connect(kc.address)
+        env = Envelope("broadcast", b"\x09" * 16, p.kb.public_key, "news", b"x", ttl=255).signed(p.kb)
+        await p.tb[0].send(p.ka.address, env.to_bytes())
+        await _settle()
+        (got,) = [Envelope.from_bytes(f) for f in frames]
+        assert got.message_id == env.message_id
+        assert got.ttl == 3
+        assert got.hops == 1
+        assert got.verify()
+        await tc.stop()

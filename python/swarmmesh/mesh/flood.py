@@ -6,7 +6,8 @@ outboxes). Receiving drops a message id the mesh's one ``DedupFilter`` has seen,
 others (bounded, oldest dropped) and verifies them together at the end of the loop
 iteration (or once ``verify_batch_size`` are waiting) with ``verify_envelopes``, one check
 per distinct (message, signature). Each valid new message is delivered once and forwarded
-once, with its TTL lowered, to every peer that did not send it. A bad signature is dropped,
+once, with its TTL lowered (and capped at our own ``broadcast_ttl``, since relays can change
+it), to every peer that did not send it. A bad signature is dropped,
 counted, and reported to ``Resilience.misbehaved``.
 """
 
@@ -127,4 +128,16 @@ class Flood:
                 mesh.count("forwarded")
                 if targets is None:
                     targets = self.targets()
-                self.send(env.forwarded().to_bytes(), env.message_id, senders[env.message_id], targets)
+                self.send(self._forwarded(env).to_bytes(), env.message_id, senders[env.message_id], targets)
+
+    def _forwarded(self, env: Envelope) -> Envelope:
+        """``env`` one hop on; the TTL (which relays can change) capped at our own ``broadcast_ttl``."""
+        fwd = env.forwarded()
+        cap = self._config.broadcast_ttl - 1
+        if fwd.ttl <= cap:
+            return fwd
+        self._mesh.count("ttl_capped")
+        return Envelope(
+            fwd.kind, fwd.message_id, fwd.origin, fwd.topic, fwd.payload,
+            ttl=cap, hops=fwd.hops, timestamp_ms=fwd.timestamp_ms, signature=fwd.signature,
+        )  # fmt: skip

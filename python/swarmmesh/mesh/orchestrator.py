@@ -139,7 +139,7 @@ class Mesh:
             per_peer=cfg.gossip_queue_per_peer, per_transport=cfg.gossip_queue_per_transport
         )
         self._pending: dict[bytes, SendOp] = {}
-        self._pings: dict[bytes, asyncio.Future[None]] = {}
+        self._pings: dict[bytes, tuple[str, asyncio.Future[None]]] = {}  # id -> (peer, answered)
         self._subs: dict[str, list[Subscription]] = {}
         self._links: dict[str, set[str]] = {}  # peer -> transports linked
         self._banned: set[str] = set()  # peers banned (confirmed with Resilience.is_banned)
@@ -252,7 +252,7 @@ class Mesh:
         await self._resilience.stop()
         for op in list(self._pending.values()):
             op.abort("stopped")
-        for fut in self._pings.values():
+        for _, fut in self._pings.values():
             if not fut.done():
                 fut.cancel()
         tasks = list(self._tasks)
@@ -412,6 +412,8 @@ class Mesh:
             op = self._pending.get(env.message_id)
             if op is None:
                 self._count["late_acks"] += 1
+            elif op.peer_id != peer_id:  # only the recipient may answer for its message
+                self._dropped["foreign_ack"] += 1
             elif kind == "ack":
                 op.acked(transport)
             else:
@@ -423,9 +425,11 @@ class Mesh:
                 transport, peer_id, Envelope("pong", env.message_id, self._keypair.public_key, "", b"")
             )
         elif kind == "pong":
-            fut = self._pings.get(env.message_id)
-            if fut is not None and not fut.done():
-                fut.set_result(None)
+            pinged = self._pings.get(env.message_id)
+            if pinged is None or pinged[0] != peer_id:
+                self._count["late_pongs"] += 1
+            elif not pinged[1].done():
+                pinged[1].set_result(None)
         else:  # pragma: no cover - the decoder admits only the kinds above
             self._malformed(transport, peer_id, f"unknown_kind_{kind}")
 
@@ -657,7 +661,7 @@ class Mesh:
         t = self._transports[transport]
         msg_id = self._new_id()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pings[msg_id] = fut
+        self._pings[msg_id] = (peer_id, fut)
         start = self._clock.now()
         try:
             await t.send(peer_id, Envelope("ping", msg_id, self._keypair.public_key, "", b"").to_bytes())

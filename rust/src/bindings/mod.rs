@@ -13,6 +13,7 @@ mod crypto;
 mod dedup;
 mod envelope;
 pub(crate) mod errors;
+mod ledger;
 mod routing;
 
 /// The extension module. Users import `swarmmesh`, never this.
@@ -28,5 +29,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crypto::register(m)?;
     chain::register(m)?;
     envelope::register(m)?;
+    ledger::register(m)?;
     Ok(())
 }

@@ -11,10 +11,12 @@
 
 pub mod block;
 pub mod merkle;
+pub mod params;
 pub mod pow;
+pub mod reason;
+pub mod state;
 pub mod tx;
-// The ledger (chain-ledger) adds here: `pub mod params; pub mod reason;
-// pub mod state; pub mod validate;`
+pub mod validate;
 
 pub use block::{Block, BlockHeader};
 pub use merkle::{merkle_root, merkle_root_with_threads};

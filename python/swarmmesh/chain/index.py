@@ -1,0 +1,155 @@
+"""The fork-choice tree: every stored block's place, cumulative work and status.
+
+:class:`BlockIndex` is pure bookkeeping (no I/O, no chain rules): it holds one
+:class:`BlockNode` per stored block, knows the valid block with the most
+cumulative work (ties go to the block seen first) and answers the questions a
+reorganisation asks (fork point, the path to connect, the median time past).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+__all__ = ["BlockIndex", "BlockNode"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockNode:
+    """One block in the tree.
+
+    ``work`` is the *cumulative* work from genesis through this block; ``seq``
+    the first-seen order; ``status`` is ``"valid"`` (stored, not known bad) or
+    ``"invalid"`` (failed validation, or descends from a block that did).
+    """
+
+    id: bytes
+    parent: bytes
+    height: int
+    work: int
+    seq: int
+    timestamp_ms: int
+    status: str = "valid"
+    reason: str | None = None
+
+    def beats(self, other: BlockNode) -> bool:
+        """Whether this block is a better tip than ``other`` (more work; tie: seen first)."""
+        return self.work > other.work or (self.work == other.work and self.seq < other.seq)
+
+
+class BlockIndex:
+    """The tree of stored blocks, rooted at genesis."""
+
+    __slots__ = ("_best", "_children", "_nodes")
+
+    def __init__(self, genesis: BlockNode) -> None:
+        """Start a tree holding only ``genesis``."""
+        self._nodes: dict[bytes, BlockNode] = {genesis.id: genesis}
+        self._children: dict[bytes, list[bytes]] = {}
+        self._best = genesis
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, block_id: object) -> bool:
+        return block_id in self._nodes
+
+    def get(self, block_id: bytes) -> BlockNode | None:
+        """The node of ``block_id``."""
+        return self._nodes.get(block_id)
+
+    def node(self, block_id: bytes) -> BlockNode:
+        """The node of ``block_id`` (``KeyError`` if unknown)."""
+        return self._nodes[block_id]
+
+    def add(self, node: BlockNode) -> None:
+        """Insert a block whose parent is already in the tree."""
+        if node.id in self._nodes:
+            raise ValueError("block already indexed")
+        parent = self._nodes.get(node.parent)
+        if parent is None:
+            raise ValueError("parent not indexed")
+        if parent.status != "valid" and node.status == "valid":
+            node = replace(node, status="invalid", reason=parent.reason)
+        self._nodes[node.id] = node
+        self._children.setdefault(node.parent, []).append(node.id)
+        if node.status == "valid" and node.beats(self._best):
+            self._best = node
+
+    def best(self) -> BlockNode:
+        """The valid block with the most cumulative work (tie: first seen)."""
+        return self._best
+
+    def children(self, block_id: bytes) -> list[bytes]:
+        """The ids of the blocks whose parent is ``block_id``."""
+        return list(self._children.get(block_id, ()))
+
+    def invalidate(self, block_id: bytes, reason: str) -> list[bytes]:
+        """Mark ``block_id`` and all its descendants invalid; return their ids."""
+        marked: list[bytes] = []
+        stack = [block_id]
+        while stack:
+            current = stack.pop()
+            node = self._nodes[current]
+            if node.status == "valid":
+                self._nodes[current] = replace(node, status="invalid", reason=reason)
+                marked.append(current)
+            stack.extend(self._children.get(current, ()))
+        if marked:
+            self._recompute_best()
+        return marked
+
+    def _recompute_best(self) -> None:
+        best: BlockNode | None = None
+        for node in self._nodes.values():
+            if node.status == "valid" and (best is None or node.beats(best)):
+                best = node
+        if best is None:  # pragma: no cover - genesis is never invalidated
+            raise ValueError("no valid block left")
+        self._best = best
+
+    def ancestor(self, block_id: bytes, height: int) -> BlockNode:
+        """The ancestor of ``block_id`` at ``height`` (the block itself at its own height)."""
+        node = self._nodes[block_id]
+        if height > node.height or height < 0:
+            raise ValueError("no ancestor at that height")
+        while node.height > height:
+            node = self._nodes[node.parent]
+        return node
+
+    def fork_point(self, a: bytes, b: bytes) -> BlockNode:
+        """The last common ancestor of two blocks."""
+        x, y = self._nodes[a], self._nodes[b]
+        while x.height > y.height:
+            x = self._nodes[x.parent]
+        while y.height > x.height:
+            y = self._nodes[y.parent]
+        while x.id != y.id:
+            x, y = self._nodes[x.parent], self._nodes[y.parent]
+        return x
+
+    def path(self, ancestor: bytes, descendant: bytes) -> list[BlockNode]:
+        """The blocks after ``ancestor`` up to and including ``descendant``, oldest first."""
+        out: list[BlockNode] = []
+        node = self._nodes[descendant]
+        while node.id != ancestor:
+            out.append(node)
+            if node.height == 0:
+                raise ValueError("not an ancestor")
+            node = self._nodes[node.parent]
+        out.reverse()
+        return out
+
+    def median_time_past(self, block_id: bytes, span: int) -> int:
+        """The median timestamp of ``block_id`` and up to ``span - 1`` of its ancestors."""
+        stamps: list[int] = []
+        node: BlockNode | None = self._nodes[block_id]
+        while node is not None and len(stamps) < span:
+            stamps.append(node.timestamp_ms)
+            node = None if node.height == 0 else self._nodes[node.parent]
+        stamps.sort()
+        return stamps[len(stamps) // 2]
+
+    def nodes(self) -> Iterable[BlockNode]:
+        """Every node, in insertion order."""
+        return self._nodes.values()

@@ -1,0 +1,343 @@
+"""The transaction pool: pending transactions validated against the tip state.
+
+Rules (see ``docs/chain-api.md``):
+
+* A transaction is admitted when it is valid after the sender's own pending
+  transactions with lower nonces (``validate`` is the ledger's
+  ``apply_sequence`` on the tip state), so a sender may queue a nonce chain.
+  Transactions of other senders are not taken into account: coins still in
+  flight to an account cannot be spent until they are in a block.
+* One pending transaction per (sender, nonce). A second one replaces it only
+  with a strictly higher fee (``replace-fee-too-low`` otherwise); the
+  sender's later transactions are revalidated and dropped if they no longer fit.
+* Bounded by count and bytes. When full, a newcomer evicts the lowest-fee
+  entries (each with the sender's later transactions, which would be left
+  with a nonce gap) if it pays more than them; otherwise ``pool-full``.
+* Templates take sender nonce chains in order, always the highest fee among the
+  senders' next transactions (ties: arrival order).
+* After every change of the tip :meth:`Mempool.revalidate` drops what the new
+  state rejects and takes back the transactions of disconnected blocks.
+* With a store every change is persisted (the pool survives a restart).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from swarmmesh.chain.store import ChainStore
+from swarmmesh.errors import ConfigError
+
+__all__ = ["Mempool", "PoolLimits", "PoolTx", "PoolVerdict"]
+
+log = logging.getLogger(__name__)
+
+
+class PoolTx(Protocol):
+    """What the pool needs of a transaction."""
+
+    @property
+    def id(self) -> bytes:
+        """The transaction id."""
+
+    @property
+    def sender_key(self) -> bytes:
+        """The sender's public key."""
+
+    @property
+    def nonce(self) -> int:
+        """The sender's nonce."""
+
+    @property
+    def fee(self) -> int:
+        """The fee."""
+
+    @property
+    def size(self) -> int:
+        """Encoded size in bytes."""
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding."""
+
+
+TxT = TypeVar("TxT", bound=PoolTx)
+
+#: Validates a sequence in order against the tip state: ``None`` per valid tx, else its reason code.
+Validator = Callable[[Sequence[TxT]], Sequence[str | None]]
+
+
+@dataclass(frozen=True, init=False)
+class PoolLimits:
+    """The pool's bounds (keyword-only arguments)."""
+
+    __slots__ = {
+        "max_bytes": "most encoded bytes of pending transactions (default 8 MiB)",
+        "max_count": "most pending transactions (default 5000)",
+    }
+    max_count: int
+    max_bytes: int
+
+    def __init__(self, *, max_count: int = 5000, max_bytes: int = 8 * 1024 * 1024) -> None:
+        for name, value in (("max_count", max_count), ("max_bytes", max_bytes)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(name, "must be a positive integer")
+            object.__setattr__(self, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolVerdict:
+    """The outcome of :meth:`Mempool.add`: ``status`` is accepted, duplicate or rejected."""
+
+    status: str
+    reason: str | None = None
+    replaced: bytes | None = None
+
+
+@dataclass(slots=True)
+class _Entry(Generic[TxT]):
+    tx: TxT
+    seq: int
+
+
+class Mempool(Generic[TxT]):
+    """Pending transactions, bounded, ordered and (optionally) persisted."""
+
+    __slots__ = ("_by_id", "_by_sender", "_bytes", "_limits", "_next_seq", "_store", "_validate")
+
+    def __init__(
+        self,
+        validate: Validator[TxT],
+        *,
+        limits: PoolLimits | None = None,
+        store: ChainStore | None = None,
+    ) -> None:
+        """An empty pool judging transactions with ``validate``, persisting into ``store``."""
+        self._validate = validate
+        self._limits = limits or PoolLimits()
+        self._store = store
+        self._by_id: dict[bytes, _Entry[TxT]] = {}
+        self._by_sender: dict[bytes, dict[int, bytes]] = {}
+        self._bytes = 0
+        self._next_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, tx_id: object) -> bool:
+        return tx_id in self._by_id
+
+    @property
+    def total_bytes(self) -> int:
+        """Total encoded size of the pending transactions."""
+        return self._bytes
+
+    @property
+    def limits(self) -> PoolLimits:
+        """The bounds."""
+        return self._limits
+
+    def get(self, tx_id: bytes) -> TxT | None:
+        """The pending transaction with ``tx_id``."""
+        entry = self._by_id.get(tx_id)
+        return None if entry is None else entry.tx
+
+    def pending(self) -> list[TxT]:
+        """The pending transactions in arrival order."""
+        return [e.tx for e in sorted(self._by_id.values(), key=lambda e: e.seq)]
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def add(self, tx: TxT) -> PoolVerdict:
+        """Judge and admit ``tx`` (see the module rules)."""
+        if tx.id in self._by_id:
+            return PoolVerdict("duplicate")
+        chain = self._sender_chain(tx.sender_key)
+        before = [t for t in chain if t.nonce < tx.nonce]
+        after = [t for t in chain if t.nonce > tx.nonce]
+        existing = next((t for t in chain if t.nonce == tx.nonce), None)
+        if existing is not None and tx.fee <= existing.fee:
+            return PoolVerdict("rejected", "replace-fee-too-low")
+        results = self._validate([*before, tx, *after])
+        reason = results[len(before)]
+        if reason is not None:
+            return PoolVerdict("rejected", reason)
+        victims = self._plan_eviction(tx, existing, protected=before)
+        if victims is None:
+            return PoolVerdict("rejected", "pool-full")
+        dropped_after = [
+            t.id for t, r in zip(after, results[len(before) + 1 :], strict=True) if r is not None
+        ]
+        self._transaction(
+            lambda: self._commit_add(tx, existing, [*victims, *dropped_after]),
+        )
+        return PoolVerdict("accepted", replaced=None if existing is None else existing.id)
+
+    def _commit_add(self, tx: TxT, existing: TxT | None, drop: list[bytes]) -> None:
+        removed = [existing.id] if existing is not None else []
+        removed += [i for i in drop if i in self._by_id]
+        self._remove_ids(removed)
+        self._insert(tx, self._next_seq)
+        self._next_seq += 1
+
+    def _plan_eviction(self, tx: TxT, existing: TxT | None, protected: list[TxT]) -> list[bytes] | None:
+        """The ids to evict so that ``tx`` fits, or ``None`` if it cannot pay its way in."""
+        count = len(self._by_id) + 1
+        size = self._bytes + tx.size
+        if existing is not None:
+            count -= 1
+            size -= existing.size
+        if count <= self._limits.max_count and size <= self._limits.max_bytes:
+            return []
+        if tx.size > self._limits.max_bytes:
+            return None
+        keep = {t.id for t in protected}
+        if existing is not None:
+            keep.add(existing.id)
+        evicted: set[bytes] = set()
+        order: list[bytes] = []
+        for entry in sorted(self._by_id.values(), key=lambda e: (e.tx.fee, -e.seq)):
+            if count <= self._limits.max_count and size <= self._limits.max_bytes:
+                break
+            victim = entry.tx
+            if victim.id in evicted or victim.id in keep:
+                continue
+            if victim.fee >= tx.fee:
+                return None
+            for t in self._sender_chain(victim.sender_key):
+                if t.nonce >= victim.nonce and t.id not in evicted and t.id not in keep:
+                    evicted.add(t.id)
+                    order.append(t.id)
+                    count -= 1
+                    size -= t.size
+        if count > self._limits.max_count or size > self._limits.max_bytes:
+            return None
+        if order:
+            log.info("pool full: evicting %d lower-fee transactions", len(order))
+        return order
+
+    # -- tip changes ----------------------------------------------------------------------------
+
+    def revalidate(self, returning: Iterable[TxT] = ()) -> list[bytes]:
+        """Re-judge everything against the (new) tip state; return the ids dropped.
+
+        ``returning`` are transactions of disconnected blocks: they come back
+        when still valid (a pending transaction with the same sender and nonce
+        is kept if it pays more).
+        """
+        pool: dict[bytes, dict[int, tuple[TxT, int]]] = {}
+        for entry in self._by_id.values():
+            pool.setdefault(entry.tx.sender_key, {})[entry.tx.nonce] = (entry.tx, entry.seq)
+        for tx in returning:
+            slot = pool.setdefault(tx.sender_key, {})
+            current = slot.get(tx.nonce)
+            if current is None or (current[0].id != tx.id and tx.fee > current[0].fee):
+                slot[tx.nonce] = (tx, -1)
+        kept: list[tuple[TxT, int]] = []
+        for by_nonce in pool.values():
+            chain = [by_nonce[n] for n in sorted(by_nonce)]
+            results = self._validate([t for t, _ in chain])
+            kept.extend(item for item, reason in zip(chain, results, strict=True) if reason is None)
+        kept_ids = {t.id for t, _ in kept}
+        dropped = [i for i in self._by_id if i not in kept_ids]
+        added = [(t, s) for t, s in kept if t.id not in self._by_id]
+
+        def commit() -> None:
+            self._remove_ids(dropped)
+            for tx, seq in added:
+                if seq < 0:
+                    seq = self._next_seq
+                    self._next_seq += 1
+                self._insert(tx, seq)
+            dropped.extend(self._shrink_to_limits())
+
+        self._transaction(commit)
+        if dropped:
+            log.info("pool revalidation dropped %d transactions", len(dropped))
+        return dropped
+
+    def restore(self, rows: Iterable[tuple[TxT, int]]) -> list[bytes]:
+        """Reload persisted ``(tx, seq)`` rows (at open) and revalidate them; return ids dropped."""
+        for tx, seq in rows:
+            if tx.id not in self._by_id:
+                self._insert(tx, seq, persist=False)
+                self._next_seq = max(self._next_seq, seq + 1)
+        return self.revalidate()
+
+    def _shrink_to_limits(self) -> list[bytes]:
+        dropped: list[bytes] = []
+        for entry in sorted(self._by_id.values(), key=lambda e: (e.tx.fee, -e.seq)):
+            if len(self._by_id) <= self._limits.max_count and self._bytes <= self._limits.max_bytes:
+                break
+            if entry.tx.id not in self._by_id:
+                continue
+            chain = [t.id for t in self._sender_chain(entry.tx.sender_key) if t.nonce >= entry.tx.nonce]
+            self._remove_ids(chain)
+            dropped.extend(chain)
+        return dropped
+
+    # -- templates ------------------------------------------------------------------------------
+
+    def template(self, *, max_txs: int, max_bytes: int) -> list[TxT]:
+        """Transactions for a block: nonce chains in order, highest fee first, then validated."""
+        heads: list[tuple[int, int, bytes, int]] = []
+        chains: dict[bytes, list[_Entry[TxT]]] = {}
+        for sender, by_nonce in self._by_sender.items():
+            chain = [self._by_id[by_nonce[n]] for n in sorted(by_nonce)]
+            chains[sender] = chain
+            heads.append((-chain[0].tx.fee, chain[0].seq, sender, 0))
+        heapq.heapify(heads)
+        picked: list[TxT] = []
+        size = 0
+        while heads and len(picked) < max_txs:
+            _, _, sender, index = heapq.heappop(heads)
+            tx = chains[sender][index].tx
+            if size + tx.size > max_bytes:
+                continue  # the sender's later nonces cannot go in without this one
+            picked.append(tx)
+            size += tx.size
+            if index + 1 < len(chains[sender]):
+                nxt = chains[sender][index + 1]
+                heapq.heappush(heads, (-nxt.tx.fee, nxt.seq, sender, index + 1))
+        if not picked:
+            return picked
+        results = self._validate(picked)
+        return [tx for tx, reason in zip(picked, results, strict=True) if reason is None]
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _sender_chain(self, sender: bytes) -> list[TxT]:
+        by_nonce = self._by_sender.get(sender, {})
+        return [self._by_id[by_nonce[n]].tx for n in sorted(by_nonce)]
+
+    def _insert(self, tx: TxT, seq: int, *, persist: bool = True) -> None:
+        self._by_id[tx.id] = _Entry(tx, seq)
+        self._by_sender.setdefault(tx.sender_key, {})[tx.nonce] = tx.id
+        self._bytes += tx.size
+        if persist and self._store is not None:
+            self._store.pool_put(tx.id, seq, tx.to_bytes())
+
+    def _remove_ids(self, tx_ids: Iterable[bytes]) -> None:
+        gone: list[bytes] = []
+        for tx_id in tx_ids:
+            entry = self._by_id.pop(tx_id, None)
+            if entry is None:
+                continue
+            gone.append(tx_id)
+            by_nonce = self._by_sender[entry.tx.sender_key]
+            if by_nonce.get(entry.tx.nonce) == tx_id:
+                del by_nonce[entry.tx.nonce]
+            if not by_nonce:
+                del self._by_sender[entry.tx.sender_key]
+            self._bytes -= entry.tx.size
+        if gone and self._store is not None:
+            self._store.pool_delete(gone)
+
+    def _transaction(self, body: Callable[[], None]) -> None:
+        if self._store is None:
+            body()
+            return
+        with self._store.transaction():
+            body()
