@@ -27,6 +27,7 @@ def python_blocks(path: Path) -> list[str]:
         "docs/transports.md",
         "docs/chain.md",
         "docs/transports.md",
+        "docs/demo.md",
     ],
 )
 def test_examples_run(doc: str) -> None:
@@ -42,7 +43,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert first_block is not None
     commands = [line for line in first_block.group(1).splitlines() if line.strip()]
     assert commands == [
-        "pip install . && swarmmesh selfcheck",
+        "pip install . && swarmmesh demo",
         'pip install -e ".[test]" && cargo test && python -m pytest',
     ]
     assert text.index("```bash") < text.index("```python")

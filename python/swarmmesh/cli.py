@@ -5,7 +5,9 @@ Subcommands arrive with the features that need them; for now:
 * ``swarmmesh --version`` prints the version (from Cargo.toml, the one source);
 * ``swarmmesh selfcheck`` exercises every core primitive with known inputs,
   prints what it did and what it observed, and exits non-zero if anything
-  disagrees with the expected result.
+  disagrees with the expected result;
+* ``swarmmesh demo`` runs a local swarm (see :mod:`swarmmesh.demo`) and exits
+  non-zero if anything acknowledged was lost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TextIO
 import numpy as np
 
 import swarmmesh
+import swarmmesh.demo
 from swarmmesh import (
     BloomFilter,
     BreakerConfig,
@@ -187,6 +190,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"swarmmesh {swarmmesh.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("selfcheck", help="exercise every core primitive and print what it did")
+    demo = sub.add_parser(
+        "demo",
+        help="run a local swarm (memory transports + WebSocket on loopback), kill and revive a transport",
+    )
+    swarmmesh.demo.add_arguments(demo)
     return p
 
 
@@ -196,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "selfcheck":
         return 1 if selfcheck() else 0
+    if args.command == "demo":
+        return swarmmesh.demo.main(args)
     parser.print_help()
     return 2
 
