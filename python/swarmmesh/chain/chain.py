@@ -447,6 +447,11 @@ class Chain:
             return self._reject(block, "bad-prev")
         parent = self._index.get(header.prev_id)
         if parent is None:
+            # Only a body that matches its header may wait: the buffers are keyed by id, so a
+            # mutated copy held there would make the real block a "duplicate".
+            body_reason = self._check_body(block)
+            if body_reason is not None:
+                return self._reject(block, body_reason)
             self._orphans.add(block_id, header.prev_id, block, now)
             log.debug("orphan block %s", block_id.hex()[:16])
             return AcceptResult("orphan", id=block_id)
@@ -457,6 +462,9 @@ class Chain:
         if not verdict.ok:
             reason = str(verdict.reason)
             if reason == "time-too-new":
+                body_reason = self._check_body(block)
+                if body_reason is not None:
+                    return self._reject(block, body_reason)
                 self._deferred.add(block_id, header.prev_id, block, now)
                 log.info("deferred block %s: timestamp too far ahead", block_id.hex()[:16])
                 return AcceptResult("deferred", reason, id=block_id)
