@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from swarmmesh import Block
-from tests.chainkit import ALICE, BOB, T0, WallClock, craft, open_chain, transfer
+import pytest
+
+from swarmmesh import Block, PoolLimits
+from swarmmesh.errors import ConfigError
+from tests.chainkit import ALICE, BOB, CAROL, MINER2, T0, WallClock, craft, open_chain, transfer
 
 
 def mutated(block: Block) -> Block:
@@ -46,3 +49,36 @@ def test_a_duplicate_tx_orphan_is_rejected_before_it_waits() -> None:
         assert chain.orphan_count == 0
         assert chain.submit_block(b1).accepted
         assert chain.height == 1
+
+
+def test_one_sender_cannot_queue_an_unbounded_nonce_chain() -> None:
+    # Each admission re-checks the sender's whole pending chain (signatures included), so an
+    # unbounded chain made one sender's flood quadratic: 1000 queued transfers took ~15 s.
+    limits = PoolLimits(max_per_sender=4)
+    with open_chain(pool=limits) as chain:
+        for n in range(4):
+            assert chain.submit_tx(transfer(ALICE, BOB, 1, n)).accepted
+        fifth = chain.submit_tx(transfer(ALICE, BOB, 1, 4))
+        assert (fifth.status, fifth.reason) == ("rejected", "sender-limit")
+        assert chain.submit_tx(transfer(ALICE, BOB, 1, 3, fee=2)).accepted  # replacing is not adding
+        assert chain.submit_tx(transfer(BOB, CAROL, 1, 0)).accepted  # other senders are unaffected
+        assert len(chain.pending()) == 5
+
+
+def test_a_reorg_returning_a_long_chain_keeps_the_sender_bound() -> None:
+    with open_chain(pool=PoolLimits(max_per_sender=2)) as chain:
+        txs = [transfer(ALICE, BOB, 1, n) for n in range(5)]
+        side = craft(chain.tip, txs)
+        assert chain.submit_block(side).accepted
+        b1 = craft(chain.genesis.header, producer=MINER2)
+        b2 = craft(b1.header, producer=MINER2)
+        assert chain.submit_block(b1).accepted
+        assert chain.submit_block(b2).accepted
+        assert chain.tip == b2.header
+        assert [tx.nonce for tx in chain.pending()] == [0, 1]
+
+
+def test_pool_limits_validate_max_per_sender() -> None:
+    with pytest.raises(ConfigError):
+        PoolLimits(max_per_sender=0)
+    assert PoolLimits().max_per_sender == 64

@@ -324,7 +324,7 @@ class Chain:
         """Validate ``tx`` (a transaction or its bytes) against the tip state and add it to the pool.
 
         Rejection reasons are the transaction reason codes of ``docs/chain.md``
-        plus the pool's ``replace-fee-too-low`` and ``pool-full``; bytes that
+        plus the pool's ``replace-fee-too-low``, ``sender-limit`` and ``pool-full``; bytes that
         do not decode are ``malformed``. A transaction already pending is a
         ``duplicate`` (status and reason).
         """
