@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swarmmesh import Block, PoolLimits
+from swarmmesh import Block, ChainConfig, PoolLimits
+from swarmmesh.chain.orphans import BlockBuffer
 from swarmmesh.errors import ConfigError
 from tests.chainkit import ALICE, BOB, CAROL, MINER2, T0, WallClock, craft, open_chain, transfer
 
@@ -82,3 +83,37 @@ def test_pool_limits_validate_max_per_sender() -> None:
     with pytest.raises(ConfigError):
         PoolLimits(max_per_sender=0)
     assert PoolLimits().max_per_sender == 64
+
+
+def test_orphans_and_deferred_blocks_are_bounded_by_bytes() -> None:
+    # By count alone, 256 orphans + 256 deferred blocks of 4 MiB each could hold 2 GiB.
+    clock = WallClock(T0)
+    with open_chain(clock=clock) as probe:
+        size = craft(probe.tip).size
+    limit = 2 * size + size // 2
+    with open_chain(clock=clock, max_orphan_bytes=limit, max_deferred_bytes=limit) as chain:
+        blocks = [craft(chain.tip)]
+        for _ in range(4):
+            blocks.append(craft(blocks[-1].header))
+        for b in blocks[1:]:
+            assert chain.submit_block(b).status == "orphan"
+        assert chain.orphan_count == 2  # the oldest were evicted
+        for i in range(4):
+            ahead = craft(chain.tip, timestamp_ms=T0 + 3 * 3_600_000 + i, producer=MINER2)
+            assert chain.submit_block(ahead).status == "deferred"
+        assert chain.deferred_count == 2
+
+
+def test_a_buffer_always_holds_at_least_one_block() -> None:
+    buf: BlockBuffer[str] = BlockBuffer("orphan", max_count=4, max_age_ms=1000, max_bytes=10)
+    assert buf.add(b"a", b"p", "a", 0, size=4)
+    assert buf.add(b"b", b"p", "b", 0, size=50)  # too big for the bound, yet the newest stays
+    assert len(buf) == 1
+    assert b"b" in buf
+    assert buf.total_bytes == 50
+    assert buf.pop_children(b"p") == ["b"]
+    assert buf.total_bytes == 0
+    with pytest.raises(ConfigError):
+        BlockBuffer("x", max_count=1, max_age_ms=1, max_bytes=0)
+    with pytest.raises(ConfigError):
+        ChainConfig(max_orphan_bytes=0)

@@ -101,10 +101,16 @@ class Chain:
         self._config = config
         self._params: ChainParams = genesis.params()
         self._orphans: BlockBuffer[Block] = BlockBuffer(
-            "orphan", max_count=config.max_orphans, max_age_ms=config.orphan_max_age_ms
+            "orphan",
+            max_count=config.max_orphans,
+            max_age_ms=config.orphan_max_age_ms,
+            max_bytes=config.max_orphan_bytes,
         )
         self._deferred: BlockBuffer[Block] = BlockBuffer(
-            "deferred", max_count=config.max_deferred, max_age_ms=config.deferred_max_age_ms
+            "deferred",
+            max_count=config.max_deferred,
+            max_age_ms=config.deferred_max_age_ms,
+            max_bytes=config.max_deferred_bytes,
         )
         self._invalid: OrderedDict[bytes, AcceptResult] = OrderedDict()
         self._invalid_ids: OrderedDict[bytes, str] = OrderedDict()
@@ -452,7 +458,7 @@ class Chain:
             body_reason = self._check_body(block)
             if body_reason is not None:
                 return self._reject(block, body_reason)
-            self._orphans.add(block_id, header.prev_id, block, now)
+            self._orphans.add(block_id, header.prev_id, block, now, size=block.size)
             log.debug("orphan block %s", block_id.hex()[:16])
             return AcceptResult("orphan", id=block_id)
         if parent.status != "valid":
@@ -465,7 +471,7 @@ class Chain:
                 body_reason = self._check_body(block)
                 if body_reason is not None:
                     return self._reject(block, body_reason)
-                self._deferred.add(block_id, header.prev_id, block, now)
+                self._deferred.add(block_id, header.prev_id, block, now, size=block.size)
                 log.info("deferred block %s: timestamp too far ahead", block_id.hex()[:16])
                 return AcceptResult("deferred", reason, id=block_id)
             return self._reject(block, reason)
