@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from swarmmesh import Block, ChainConfig, PoolLimits
+from swarmmesh import Block, ChainConfig, Genesis, PoolLimits
 from swarmmesh.chain.orphans import BlockBuffer
 from swarmmesh.errors import ConfigError
-from tests.chainkit import ALICE, BOB, CAROL, MINER2, T0, WallClock, craft, open_chain, transfer
+from tests.chainkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    MINER,
+    MINER2,
+    T0,
+    WallClock,
+    craft,
+    devnet,
+    open_chain,
+    transfer,
+)
 
 
 def mutated(block: Block) -> Block:
@@ -117,3 +129,24 @@ def test_a_buffer_always_holds_at_least_one_block() -> None:
         BlockBuffer("x", max_count=1, max_age_ms=1, max_bytes=0)
     with pytest.raises(ConfigError):
         ChainConfig(max_orphan_bytes=0)
+
+
+def test_the_genesis_id_commits_to_the_parameters_and_allocations() -> None:
+    # The id names the chain and is what block 1 links to: two genesis blocks with the same
+    # chain id and timestamp but other rules or coins must not share it, or their nodes would
+    # take each other's blocks for the same chain and split on every reward and balance.
+    base = devnet()
+    variants = [
+        devnet(min_fee=2),
+        devnet(block_subsidy=51),
+        devnet(pool_payout_divisor=99),
+        Genesis.devnet({ALICE.address: 5}, timestamp_ms=T0),
+        Genesis.devnet({ALICE.address: 1_000_000, BOB.address: 1_001}, timestamp_ms=T0),
+    ]
+    ids = {base.id, *(g.id for g in variants)}
+    assert len(ids) == 1 + len(variants)
+    assert devnet().id == base.id
+    with open_chain(genesis=base) as a, open_chain(genesis=devnet(block_subsidy=51)) as b:
+        block = a.produce_block(MINER, now_ms=T0 + 1000)
+        assert a.submit_block(block).accepted
+        assert b.submit_block(block).status == "orphan"  # another chain's block: unknown parent
