@@ -150,3 +150,17 @@ def test_the_genesis_id_commits_to_the_parameters_and_allocations() -> None:
         block = a.produce_block(MINER, now_ms=T0 + 1000)
         assert a.submit_block(block).accepted
         assert b.submit_block(block).status == "orphan"  # another chain's block: unknown parent
+
+
+def test_a_block_is_connected_by_the_clock_it_was_judged_by() -> None:
+    # retry_deferred(now_ms) judged the header at now_ms but connected it by the chain's clock:
+    # the block was stored as the best block yet never connected ("1 accepted", height 0), and
+    # a valid competitor at the same height was then "accepted" without becoming the tip.
+    clock = WallClock(T0)
+    with open_chain(clock=clock) as chain:
+        later = T0 + 3 * 3_600_000
+        ahead = craft(chain.tip, timestamp_ms=later)
+        assert chain.submit_block(ahead).status == "deferred"
+        assert chain.retry_deferred(later) == 1
+        assert chain.tip == ahead.header
+        assert chain.integrity_check() == []

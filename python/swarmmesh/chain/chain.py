@@ -214,7 +214,7 @@ class Chain:
             self._pool.restore(restored)
         if activate:
             # A crash between storing a block and activating its branch leaves work to finish.
-            self._activate_best()
+            self._activate_best(self._config.now_ms())
 
     def close(self) -> None:
         """Close the store (idempotent); the chain cannot be used afterwards."""
@@ -493,7 +493,7 @@ class Chain:
             self._store.put_block(row, block.to_bytes())
         self._seq += 1
         self._index.add(node)
-        failures = self._activate_best()
+        failures = self._activate_best(now)
         failure = failures.get(block_id)
         if failure is not None:
             return self._reject(block, failure.reason, failure.tx_reason, failure.tx_index)
@@ -513,8 +513,13 @@ class Chain:
 
     # -- fork choice ----------------------------------------------------------------------------
 
-    def _activate_best(self) -> dict[bytes, _Failure]:
-        """Move the tip to the best valid block, invalidating what fails on the way."""
+    def _activate_best(self, now: int) -> dict[bytes, _Failure]:
+        """Move the tip to the best valid block, invalidating what fails on the way.
+
+        ``now`` is the clock the blocks were judged by: connecting with a later
+        reading could find a block that just passed ``time-too-new`` too new,
+        leaving it stored as the best block yet never connected.
+        """
         failures: dict[bytes, _Failure] = {}
         while True:
             best = self._index.best()
@@ -525,7 +530,11 @@ class Chain:
             disconnect = self._index.path(fork.id, tip_id)
             connect = self._index.path(fork.id, best.id)
             try:
-                failure = self._reorganise(fork, disconnect, connect) if disconnect else self._extend(connect)
+                failure = (
+                    self._reorganise(fork, disconnect, connect, now)
+                    if disconnect
+                    else self._extend(connect, now)
+                )
             except BaseException:
                 log.exception("chain update failed; reloading from the store")
                 self._load_quietly()
@@ -551,14 +560,13 @@ class Chain:
         except Exception:  # pragma: no cover - the store itself is broken
             log.exception("reloading the chain failed")
 
-    def _connect(self, ledger: Ledger, node: BlockNode) -> tuple[Block, ConnectResult]:
+    def _connect(self, ledger: Ledger, node: BlockNode, now: int) -> tuple[Block, ConnectResult]:
         block = self.block(node.id)
         if block is None:
             raise StoreError(
                 str(self._store.path), f"block {node.id.hex()} is indexed but not stored", code="corrupt"
             )
         mtp = self._index.median_time_past(node.parent, self._params.median_span)
-        now = self._config.now_ms()
         result = ledger.connect(block, self._header(node.parent), mtp, now, threads=self._config.threads)
         return block, result
 
@@ -572,10 +580,10 @@ class Chain:
             raise StoreError("-", "the ledger connected a block without an undo record", code="corrupt")
         return bytes(result.undo)
 
-    def _extend(self, connect: list[BlockNode]) -> _Failure | None:
+    def _extend(self, connect: list[BlockNode], now: int) -> _Failure | None:
         """Connect blocks on top of the tip, one SQLite transaction each."""
         for node in connect:
-            block, result = self._connect(self._ledger, node)  # atomic: a failure changes nothing
+            block, result = self._connect(self._ledger, node, now)  # atomic: a failure changes nothing
             if not result.ok:
                 return self._failure(node, result)
             with self._store.transaction():
@@ -588,7 +596,7 @@ class Chain:
         return None
 
     def _reorganise(
-        self, fork: BlockNode, disconnect: list[BlockNode], connect: list[BlockNode]
+        self, fork: BlockNode, disconnect: list[BlockNode], connect: list[BlockNode], now: int
     ) -> _Failure | None:
         """Switch branches on a copy of the ledger; write it all in one transaction."""
         ledger = self._ledger.copy()
@@ -603,7 +611,7 @@ class Chain:
             returning.extend(block.txs[1:])
         connected: list[tuple[BlockNode, Block, ConnectResult]] = []
         for node in connect:
-            block, result = self._connect(ledger, node)
+            block, result = self._connect(ledger, node, now)
             if not result.ok:
                 return self._failure(node, result)
             connected.append((node, block, result))
