@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swarmmesh import Block, ChainConfig, Genesis, PoolLimits
+from swarmmesh.chain.mempool import Mempool
 from swarmmesh.chain.orphans import BlockBuffer
 from swarmmesh.errors import ConfigError
 from tests.chainkit import (
@@ -20,6 +21,7 @@ from tests.chainkit import (
     open_chain,
     transfer,
 )
+from tests.unit.test_chain_mempool import FakeLedger, FakeTx
 
 
 def mutated(block: Block) -> Block:
@@ -164,3 +166,20 @@ def test_a_block_is_connected_by_the_clock_it_was_judged_by() -> None:
         assert chain.retry_deferred(later) == 1
         assert chain.tip == ahead.header
         assert chain.integrity_check() == []
+
+
+def test_templates_count_the_block_framing_of_every_transaction() -> None:
+    # A block spends 4 bytes of length prefix per transaction: 10 000 transactions are 40 kB
+    # the template did not count (it kept 4 kB of room), so produce_block could build a block
+    # over max_block_bytes that every node, itself included, rejects as oversize.
+    ledger = FakeLedger({f"s{i}": (1000, 0) for i in range(10)})
+    pool = Mempool(ledger.apply_sequence)
+    for i in range(10):
+        assert pool.add(FakeTx(f"s{i}", 0, 5)).status == "accepted"
+    assert len(pool.template(max_txs=100, max_bytes=1000)) == 10
+    assert len(pool.template(max_txs=100, max_bytes=1000, per_tx_overhead=4)) == 9
+    with open_chain() as chain:
+        assert chain.submit_tx(transfer(ALICE, BOB, 1, 0)).accepted
+        block = chain.produce_block(MINER, now_ms=T0 + 1000)
+        framing = block.size - len(block.header.to_bytes()) - 4 - sum(tx.size for tx in block.txs)
+        assert framing == 4 * len(block.txs)  # the constant the chain passes as per_tx_overhead

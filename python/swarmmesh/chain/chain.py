@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 _ZERO: Final = b"\0" * 32
 #: Room kept in a block template for the header, the reward transaction and framing.
 _TEMPLATE_OVERHEAD: Final = 4096
+#: The u32 length prefix before each transaction of an encoded block.
+_TX_FRAMING: Final = 4
 _MINE_SLICE: Final = 1 << 18
 _HEADER_CACHE: Final = 1024
 #: Rejections that say nothing about the block id: another content may still match the header.
@@ -668,7 +670,11 @@ class Chain:
             if max_txs < 0:
                 raise ConfigError("max_txs", "must be non-negative")
             limit = min(limit, max_txs)
-        txs = self._pool.template(max_txs=limit, max_bytes=self._params.max_block_bytes - _TEMPLATE_OVERHEAD)
+        txs = self._pool.template(
+            max_txs=limit,
+            max_bytes=self._params.max_block_bytes - _TEMPLATE_OVERHEAD,
+            per_tx_overhead=_TX_FRAMING,
+        )
         reward = self._ledger.reward_amount(sum(int(tx.fee) for tx in txs))
         reward_tx = Transaction.reward(producer, reward, height=height, chain_id=self._params.chain_id)
         all_txs = [reward_tx, *txs]

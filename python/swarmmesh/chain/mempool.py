@@ -294,8 +294,12 @@ class Mempool(Generic[TxT]):
 
     # -- templates ------------------------------------------------------------------------------
 
-    def template(self, *, max_txs: int, max_bytes: int) -> list[TxT]:
-        """Transactions for a block: nonce chains in order, highest fee first, then validated."""
+    def template(self, *, max_txs: int, max_bytes: int, per_tx_overhead: int = 0) -> list[TxT]:
+        """Transactions for a block: nonce chains in order, highest fee first, then validated.
+
+        Each transaction takes its ``size`` plus ``per_tx_overhead`` (the block's
+        framing) out of ``max_bytes``.
+        """
         heads: list[tuple[int, int, bytes, int]] = []
         chains: dict[bytes, list[_Entry[TxT]]] = {}
         for sender, by_nonce in self._by_sender.items():
@@ -308,10 +312,11 @@ class Mempool(Generic[TxT]):
         while heads and len(picked) < max_txs:
             _, _, sender, index = heapq.heappop(heads)
             tx = chains[sender][index].tx
-            if size + tx.size > max_bytes:
+            cost = tx.size + per_tx_overhead
+            if size + cost > max_bytes:
                 continue  # the sender's later nonces cannot go in without this one
             picked.append(tx)
-            size += tx.size
+            size += cost
             if index + 1 < len(chains[sender]):
                 nxt = chains[sender][index + 1]
                 heapq.heappush(heads, (-nxt.tx.fee, nxt.seq, sender, index + 1))
