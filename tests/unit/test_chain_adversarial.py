@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmmesh import Block, ChainConfig, Genesis, PoolLimits
 from swarmmesh.chain.mempool import Mempool
@@ -183,3 +185,35 @@ def test_templates_count_the_block_framing_of_every_transaction() -> None:
         block = chain.produce_block(MINER, now_ms=T0 + 1000)
         framing = block.size - len(block.header.to_bytes()) - 4 - sum(tx.size for tx in block.txs)
         assert framing == 4 * len(block.txs)  # the constant the chain passes as per_tx_overhead
+
+
+def _contest() -> tuple[list[Block], list[Block], Block]:
+    """A valid chain of 4, mutated copies of each of its blocks, and a longer branch bad at height 2."""
+    genesis = devnet().header
+    main = [craft(genesis, [transfer(ALICE, BOB, 1, 0)])]
+    for n in range(1, 4):
+        main.append(craft(main[-1].header, [transfer(ALICE, BOB, 1, n)]))
+    copies = [Block(b.header, [b.txs[0], transfer(BOB, CAROL, 1, 0)]) for b in main]
+    side = [craft(genesis, producer=MINER2)]
+    side.append(craft(side[-1].header, producer=MINER2, reward=999))  # bad-reward at height 2
+    for _ in range(3):
+        side.append(craft(side[-1].header, producer=MINER2))
+    return main + side, copies, main[-1]
+
+
+CONTEST = _contest()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(range(len(CONTEST[0]) + len(CONTEST[1]))))
+def test_any_submission_order_with_mutated_copies_ends_on_the_valid_chain(order: list[int]) -> None:
+    blocks, copies, tip = CONTEST
+    every = blocks + copies
+    with open_chain() as chain:
+        for i in order:
+            chain.submit_block(every[i])
+        assert chain.tip == tip.header
+        with open_chain() as replay:
+            for b in blocks[:4]:
+                assert replay.submit_block(b).accepted
+            assert chain.state_hash() == replay.state_hash()
