@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmmesh import Block, ChainConfig, Genesis, PoolLimits
+from swarmmesh import Block, Chain, ChainConfig, Genesis, PoolLimits, Transaction, token_id
 from swarmmesh.chain.mempool import Mempool
 from swarmmesh.chain.orphans import BlockBuffer
 from swarmmesh.errors import ConfigError
@@ -14,6 +14,7 @@ from tests.chainkit import (
     ALICE,
     BOB,
     CAROL,
+    CHAIN_ID,
     MINER,
     MINER2,
     T0,
@@ -217,3 +218,45 @@ def test_any_submission_order_with_mutated_copies_ends_on_the_valid_chain(order:
             for b in blocks[:4]:
                 assert replay.submit_block(b).accepted
             assert chain.state_hash() == replay.state_hash()
+
+
+def test_self_payments_and_duplicate_recipients_conserve_coins_and_tokens() -> None:
+    keys = (ALICE, BOB, CAROL, MINER, MINER2)
+    tid = token_id(ALICE.address, "AAA")
+
+    def coins(chain: Chain) -> int:
+        return sum(chain.balance(k.address) for k in keys) + chain.reward_pool().balance
+
+    def tokens(chain: Chain) -> int:
+        return sum(chain.token_balance(tid, k.address) for k in keys)
+
+    with open_chain() as chain:
+        start = coins(chain)
+        for tx in (
+            Transaction.create_token(ALICE, "AAA", 100, nonce=0, fee=1, chain_id=CHAIN_ID),
+            transfer(BOB, BOB, 5, 0, fee=3),
+            Transaction.donate(BOB, 77, nonce=1, fee=1, chain_id=CHAIN_ID),
+        ):
+            assert chain.submit_tx(tx).accepted
+        assert chain.submit_block(chain.produce_block(MINER, now_ms=T0 + 1000)).accepted
+        assert coins(chain) == start + 50  # only the subsidy is new
+        assert chain.balance(BOB.address) == 1_000 - 3 - 77 - 1
+        pays = [(BOB.address, 10), (BOB.address, 10), (ALICE.address, 5)]
+        for tx in (
+            Transaction.distribute_token(ALICE, tid, pays, nonce=1, fee=1, chain_id=CHAIN_ID),
+            Transaction.transfer_token(ALICE, tid, ALICE.address, 50, nonce=2, fee=1, chain_id=CHAIN_ID),
+        ):
+            assert chain.submit_tx(tx).accepted
+        over = Transaction.distribute_token(
+            ALICE,
+            tid,
+            [(BOB.address, 50), (BOB.address, 50)],
+            nonce=3,
+            fee=1,
+            chain_id=CHAIN_ID,
+        )
+        assert chain.submit_tx(over).reason == "token-insufficient"  # 100 > the 80 ALICE holds
+        assert chain.submit_block(chain.produce_block(MINER, now_ms=T0 + 2000)).accepted
+        assert coins(chain) == start + 100
+        assert (chain.token_balance(tid, ALICE.address), chain.token_balance(tid, BOB.address)) == (80, 20)
+        assert tokens(chain) == 100
