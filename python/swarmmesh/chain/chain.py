@@ -378,7 +378,10 @@ class Chain:
         return result
 
     def retry_deferred(self, now_ms: int | None = None) -> int:
-        """Re-check the deferred blocks against the clock; return how many were accepted."""
+        """Re-check the deferred blocks at ``now_ms`` (default: the clock); return how many were accepted.
+
+        The blocks that pass are connected by the same ``now_ms``.
+        """
         if not len(self._deferred):
             return 0
         now = self._config.now_ms() if now_ms is None else now_ms
