@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 _ZERO: Final = b"\0" * 32
 #: Room kept in a block template for the header, the reward transaction and framing.
 _TEMPLATE_OVERHEAD: Final = 4096
+#: The u32 length prefix before each transaction of an encoded block.
+_TX_FRAMING: Final = 4
 _MINE_SLICE: Final = 1 << 18
 _HEADER_CACHE: Final = 1024
 #: Rejections that say nothing about the block id: another content may still match the header.
@@ -101,10 +103,16 @@ class Chain:
         self._config = config
         self._params: ChainParams = genesis.params()
         self._orphans: BlockBuffer[Block] = BlockBuffer(
-            "orphan", max_count=config.max_orphans, max_age_ms=config.orphan_max_age_ms
+            "orphan",
+            max_count=config.max_orphans,
+            max_age_ms=config.orphan_max_age_ms,
+            max_bytes=config.max_orphan_bytes,
         )
         self._deferred: BlockBuffer[Block] = BlockBuffer(
-            "deferred", max_count=config.max_deferred, max_age_ms=config.deferred_max_age_ms
+            "deferred",
+            max_count=config.max_deferred,
+            max_age_ms=config.deferred_max_age_ms,
+            max_bytes=config.max_deferred_bytes,
         )
         self._invalid: OrderedDict[bytes, AcceptResult] = OrderedDict()
         self._invalid_ids: OrderedDict[bytes, str] = OrderedDict()
@@ -208,7 +216,7 @@ class Chain:
             self._pool.restore(restored)
         if activate:
             # A crash between storing a block and activating its branch leaves work to finish.
-            self._activate_best()
+            self._activate_best(self._config.now_ms())
 
     def close(self) -> None:
         """Close the store (idempotent); the chain cannot be used afterwards."""
@@ -324,7 +332,7 @@ class Chain:
         """Validate ``tx`` (a transaction or its bytes) against the tip state and add it to the pool.
 
         Rejection reasons are the transaction reason codes of ``docs/chain.md``
-        plus the pool's ``replace-fee-too-low`` and ``pool-full``; bytes that
+        plus the pool's ``replace-fee-too-low``, ``sender-limit`` and ``pool-full``; bytes that
         do not decode are ``malformed``. A transaction already pending is a
         ``duplicate`` (status and reason).
         """
@@ -370,7 +378,10 @@ class Chain:
         return result
 
     def retry_deferred(self, now_ms: int | None = None) -> int:
-        """Re-check the deferred blocks against the clock; return how many were accepted."""
+        """Re-check the deferred blocks at ``now_ms`` (default: the clock); return how many were accepted.
+
+        The blocks that pass are connected by the same ``now_ms``.
+        """
         if not len(self._deferred):
             return 0
         now = self._config.now_ms() if now_ms is None else now_ms
@@ -447,7 +458,12 @@ class Chain:
             return self._reject(block, "bad-prev")
         parent = self._index.get(header.prev_id)
         if parent is None:
-            self._orphans.add(block_id, header.prev_id, block, now)
+            # Only a body that matches its header may wait: the buffers are keyed by id, so a
+            # mutated copy held there would make the real block a "duplicate".
+            body_reason = self._check_body(block)
+            if body_reason is not None:
+                return self._reject(block, body_reason)
+            self._orphans.add(block_id, header.prev_id, block, now, size=block.size)
             log.debug("orphan block %s", block_id.hex()[:16])
             return AcceptResult("orphan", id=block_id)
         if parent.status != "valid":
@@ -457,7 +473,10 @@ class Chain:
         if not verdict.ok:
             reason = str(verdict.reason)
             if reason == "time-too-new":
-                self._deferred.add(block_id, header.prev_id, block, now)
+                body_reason = self._check_body(block)
+                if body_reason is not None:
+                    return self._reject(block, body_reason)
+                self._deferred.add(block_id, header.prev_id, block, now, size=block.size)
                 log.info("deferred block %s: timestamp too far ahead", block_id.hex()[:16])
                 return AcceptResult("deferred", reason, id=block_id)
             return self._reject(block, reason)
@@ -479,7 +498,7 @@ class Chain:
             self._store.put_block(row, block.to_bytes())
         self._seq += 1
         self._index.add(node)
-        failures = self._activate_best()
+        failures = self._activate_best(now)
         failure = failures.get(block_id)
         if failure is not None:
             return self._reject(block, failure.reason, failure.tx_reason, failure.tx_index)
@@ -499,8 +518,13 @@ class Chain:
 
     # -- fork choice ----------------------------------------------------------------------------
 
-    def _activate_best(self) -> dict[bytes, _Failure]:
-        """Move the tip to the best valid block, invalidating what fails on the way."""
+    def _activate_best(self, now: int) -> dict[bytes, _Failure]:
+        """Move the tip to the best valid block, invalidating what fails on the way.
+
+        ``now`` is the clock the blocks were judged by: connecting with a later
+        reading could find a block that just passed ``time-too-new`` too new,
+        leaving it stored as the best block yet never connected.
+        """
         failures: dict[bytes, _Failure] = {}
         while True:
             best = self._index.best()
@@ -511,7 +535,11 @@ class Chain:
             disconnect = self._index.path(fork.id, tip_id)
             connect = self._index.path(fork.id, best.id)
             try:
-                failure = self._reorganise(fork, disconnect, connect) if disconnect else self._extend(connect)
+                failure = (
+                    self._reorganise(fork, disconnect, connect, now)
+                    if disconnect
+                    else self._extend(connect, now)
+                )
             except BaseException:
                 log.exception("chain update failed; reloading from the store")
                 self._load_quietly()
@@ -537,14 +565,13 @@ class Chain:
         except Exception:  # pragma: no cover - the store itself is broken
             log.exception("reloading the chain failed")
 
-    def _connect(self, ledger: Ledger, node: BlockNode) -> tuple[Block, ConnectResult]:
+    def _connect(self, ledger: Ledger, node: BlockNode, now: int) -> tuple[Block, ConnectResult]:
         block = self.block(node.id)
         if block is None:
             raise StoreError(
                 str(self._store.path), f"block {node.id.hex()} is indexed but not stored", code="corrupt"
             )
         mtp = self._index.median_time_past(node.parent, self._params.median_span)
-        now = self._config.now_ms()
         result = ledger.connect(block, self._header(node.parent), mtp, now, threads=self._config.threads)
         return block, result
 
@@ -558,10 +585,10 @@ class Chain:
             raise StoreError("-", "the ledger connected a block without an undo record", code="corrupt")
         return bytes(result.undo)
 
-    def _extend(self, connect: list[BlockNode]) -> _Failure | None:
+    def _extend(self, connect: list[BlockNode], now: int) -> _Failure | None:
         """Connect blocks on top of the tip, one SQLite transaction each."""
         for node in connect:
-            block, result = self._connect(self._ledger, node)  # atomic: a failure changes nothing
+            block, result = self._connect(self._ledger, node, now)  # atomic: a failure changes nothing
             if not result.ok:
                 return self._failure(node, result)
             with self._store.transaction():
@@ -574,7 +601,7 @@ class Chain:
         return None
 
     def _reorganise(
-        self, fork: BlockNode, disconnect: list[BlockNode], connect: list[BlockNode]
+        self, fork: BlockNode, disconnect: list[BlockNode], connect: list[BlockNode], now: int
     ) -> _Failure | None:
         """Switch branches on a copy of the ledger; write it all in one transaction."""
         ledger = self._ledger.copy()
@@ -589,7 +616,7 @@ class Chain:
             returning.extend(block.txs[1:])
         connected: list[tuple[BlockNode, Block, ConnectResult]] = []
         for node in connect:
-            block, result = self._connect(ledger, node)
+            block, result = self._connect(ledger, node, now)
             if not result.ok:
                 return self._failure(node, result)
             connected.append((node, block, result))
@@ -646,7 +673,11 @@ class Chain:
             if max_txs < 0:
                 raise ConfigError("max_txs", "must be non-negative")
             limit = min(limit, max_txs)
-        txs = self._pool.template(max_txs=limit, max_bytes=self._params.max_block_bytes - _TEMPLATE_OVERHEAD)
+        txs = self._pool.template(
+            max_txs=limit,
+            max_bytes=self._params.max_block_bytes - _TEMPLATE_OVERHEAD,
+            per_tx_overhead=_TX_FRAMING,
+        )
         reward = self._ledger.reward_amount(sum(int(tx.fee) for tx in txs))
         reward_tx = Transaction.reward(producer, reward, height=height, chain_id=self._params.chain_id)
         all_txs = [reward_tx, *txs]

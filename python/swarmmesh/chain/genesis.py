@@ -1,11 +1,14 @@
 """The genesis of a chain: its parameters, initial allocations and block 0.
 
 A :class:`Genesis` identifies a chain. Its header (height 0, an all-zero
-previous id, the Merkle root of no transactions, a fixed timestamp and the
-chain's target) is deterministic, so every node that starts from the same
-genesis agrees on :attr:`Genesis.id`; :attr:`Genesis.fingerprint` also commits
-to the parameters and allocations, and a store made for one genesis refuses to
-open with another.
+previous id, the Merkle root of no transactions, a fixed timestamp, the
+chain's target and, in the producer field, :attr:`Genesis.commitment` to the
+parameters and allocations) is deterministic, so every node that starts from
+the same genesis agrees on :attr:`Genesis.id`, and two genesis blocks that
+differ in any rule or coin have different ids (block 1 of one chain is an
+orphan on the other, not a block to split on). :attr:`Genesis.fingerprint`
+also commits to the parameters and allocations, and a store made for one
+genesis refuses to open with another.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class Genesis:
             self.timestamp_ms,
             self.target,
             0,
-            _ZERO,
+            self.commitment,
         )
 
     @property
@@ -139,6 +142,27 @@ class Genesis:
     def id(self) -> bytes:
         """The genesis block id: it names the chain."""
         return self.header.id
+
+    @property
+    def commitment(self) -> bytes:
+        """SHA-256 over the consensus parameters and allocations: the genesis header's producer field."""
+        h = hashlib.sha256(b"swarmmesh/genesis-commitment/v1")
+        params = self.params()
+        for value in (
+            self.min_fee,
+            self.block_subsidy,
+            self.pool_payout_divisor,
+            int(params.max_future_ms),
+            int(params.median_span),
+            int(params.max_block_txs),
+            int(params.max_block_bytes),
+        ):
+            h.update(value.to_bytes(8, "little"))
+        h.update(len(self.allocations).to_bytes(8, "little"))
+        for address, amount in self.allocations:
+            h.update(public_key_of(address))
+            h.update(amount.to_bytes(8, "little"))
+        return h.digest()
 
     @property
     def fingerprint(self) -> bytes:

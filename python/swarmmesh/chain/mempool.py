@@ -10,6 +10,9 @@ Rules (see ``docs/chain-api.md``):
 * One pending transaction per (sender, nonce). A second one replaces it only
   with a strictly higher fee (``replace-fee-too-low`` otherwise); the
   sender's later transactions are revalidated and dropped if they no longer fit.
+* At most ``max_per_sender`` pending transactions per sender (``sender-limit``
+  otherwise): admission re-checks the sender's whole pending chain, so an
+  unbounded chain would make one sender's flood quadratic.
 * Bounded by count and bytes. When full, a newcomer evicts the lowest-fee
   entries (each with the sender's later transactions, which would be left
   with a nonce gap) if it pays more than them; otherwise ``pool-full``.
@@ -76,12 +79,20 @@ class PoolLimits:
     __slots__ = {
         "max_bytes": "most encoded bytes of pending transactions (default 8 MiB)",
         "max_count": "most pending transactions (default 5000)",
+        "max_per_sender": "most pending transactions of one sender (default 64)",
     }
     max_count: int
     max_bytes: int
+    max_per_sender: int
 
-    def __init__(self, *, max_count: int = 5000, max_bytes: int = 8 * 1024 * 1024) -> None:
-        for name, value in (("max_count", max_count), ("max_bytes", max_bytes)):
+    def __init__(
+        self, *, max_count: int = 5000, max_bytes: int = 8 * 1024 * 1024, max_per_sender: int = 64
+    ) -> None:
+        for name, value in (
+            ("max_count", max_count),
+            ("max_bytes", max_bytes),
+            ("max_per_sender", max_per_sender),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(name, "must be a positive integer")
             object.__setattr__(self, name, value)
@@ -160,6 +171,8 @@ class Mempool(Generic[TxT]):
         existing = next((t for t in chain if t.nonce == tx.nonce), None)
         if existing is not None and tx.fee <= existing.fee:
             return PoolVerdict("rejected", "replace-fee-too-low")
+        if existing is None and len(chain) >= self._limits.max_per_sender:
+            return PoolVerdict("rejected", "sender-limit")
         results = self._validate([*before, tx, *after])
         reason = results[len(before)]
         if reason is not None:
@@ -239,7 +252,8 @@ class Mempool(Generic[TxT]):
         for by_nonce in pool.values():
             chain = [by_nonce[n] for n in sorted(by_nonce)]
             results = self._validate([t for t, _ in chain])
-            kept.extend(item for item, reason in zip(chain, results, strict=True) if reason is None)
+            valid = [item for item, reason in zip(chain, results, strict=True) if reason is None]
+            kept.extend(valid[: self._limits.max_per_sender])
         kept_ids = {t.id for t, _ in kept}
         dropped = [i for i in self._by_id if i not in kept_ids]
         added = [(t, s) for t, s in kept if t.id not in self._by_id]
@@ -280,8 +294,12 @@ class Mempool(Generic[TxT]):
 
     # -- templates ------------------------------------------------------------------------------
 
-    def template(self, *, max_txs: int, max_bytes: int) -> list[TxT]:
-        """Transactions for a block: nonce chains in order, highest fee first, then validated."""
+    def template(self, *, max_txs: int, max_bytes: int, per_tx_overhead: int = 0) -> list[TxT]:
+        """Transactions for a block: nonce chains in order, highest fee first, then validated.
+
+        Each transaction takes its ``size`` plus ``per_tx_overhead`` (the block's
+        framing) out of ``max_bytes``.
+        """
         heads: list[tuple[int, int, bytes, int]] = []
         chains: dict[bytes, list[_Entry[TxT]]] = {}
         for sender, by_nonce in self._by_sender.items():
@@ -294,10 +312,11 @@ class Mempool(Generic[TxT]):
         while heads and len(picked) < max_txs:
             _, _, sender, index = heapq.heappop(heads)
             tx = chains[sender][index].tx
-            if size + tx.size > max_bytes:
+            cost = tx.size + per_tx_overhead
+            if size + cost > max_bytes:
                 continue  # the sender's later nonces cannot go in without this one
             picked.append(tx)
-            size += tx.size
+            size += cost
             if index + 1 < len(chains[sender]):
                 nxt = chains[sender][index + 1]
                 heapq.heappush(heads, (-nxt.tx.fee, nxt.seq, sender, index + 1))

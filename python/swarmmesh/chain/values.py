@@ -95,7 +95,9 @@ class ChainConfig:
     __slots__ = {
         "deferred_max_age_ms": "how long a deferred block may wait",
         "max_deferred": "most blocks waiting because their timestamp is too far ahead",
+        "max_deferred_bytes": "most encoded bytes of deferred blocks (oldest evicted)",
         "max_invalid": "most invalid block content hashes remembered",
+        "max_orphan_bytes": "most encoded bytes of orphan blocks (oldest evicted)",
         "max_orphans": "most blocks waiting for an unknown parent (oldest evicted)",
         "now_ms": "the wall clock, a callable returning Unix milliseconds (inject one in tests)",
         "orphan_max_age_ms": "how long an orphan may wait",
@@ -105,8 +107,10 @@ class ChainConfig:
     pool: PoolLimits
     max_orphans: int
     orphan_max_age_ms: int
+    max_orphan_bytes: int
     max_deferred: int
     deferred_max_age_ms: int
+    max_deferred_bytes: int
     max_invalid: int
     threads: int | None
     now_ms: Callable[[], int]
@@ -117,8 +121,10 @@ class ChainConfig:
         pool: PoolLimits | None = None,
         max_orphans: int = 256,
         orphan_max_age_ms: int = 3_600_000,
+        max_orphan_bytes: int = 64 * 1024 * 1024,
         max_deferred: int = 256,
         deferred_max_age_ms: int = 3 * 3_600_000,
+        max_deferred_bytes: int = 64 * 1024 * 1024,
         max_invalid: int = 4096,
         threads: int | None = None,
         now_ms: Callable[[], int] = _wall_clock_ms,
@@ -126,8 +132,10 @@ class ChainConfig:
         values = {
             "max_orphans": max_orphans,
             "orphan_max_age_ms": orphan_max_age_ms,
+            "max_orphan_bytes": max_orphan_bytes,
             "max_deferred": max_deferred,
             "deferred_max_age_ms": deferred_max_age_ms,
+            "max_deferred_bytes": max_deferred_bytes,
             "max_invalid": max_invalid,
         }
         for name, value in values.items():
