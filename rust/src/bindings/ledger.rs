@@ -287,13 +287,13 @@ impl PyConnectResult {
     }
 }
 
-fn kv_list<'py>(
+fn kv_list<'py, 'a>(
     py: Python<'py>,
-    items: &[(Vec<u8>, Option<Vec<u8>>)],
+    items: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for (k, v) in items {
-        let v = v.as_ref().map(|v| PyBytes::new(py, v));
+        let v = v.map(|v| PyBytes::new(py, v));
         list.append(PyTuple::new(
             py,
             [
@@ -445,7 +445,13 @@ impl PyLedger {
             Ok(undo) => PyConnectResult {
                 verdict: PyVerdict { reason: None },
                 undo: Some(PyBytes::new(py, &undo.to_bytes()).unbind()),
-                changes: kv_list(py, &undo.new_values())?.unbind(),
+                changes: kv_list(
+                    py,
+                    undo.changes
+                        .iter()
+                        .map(|(k, _, new)| (k.as_slice(), new.as_deref())),
+                )?
+                .unbind(),
             },
             Err(reason) => PyConnectResult {
                 verdict: PyVerdict {
@@ -469,7 +475,12 @@ impl PyLedger {
         let bytes: Cow<'_, [u8]> = super::args::id_bytes("undo", undo)?;
         let undo = Undo::decode(&bytes)?;
         self.state.write().disconnect(&undo)?;
-        kv_list(py, &undo.old_values())
+        kv_list(
+            py,
+            undo.changes
+                .iter()
+                .map(|(k, old, _)| (k.as_slice(), old.as_deref())),
+        )
     }
 
     /// Applies `txs` (`Transaction` objects or their bytes) in order to a

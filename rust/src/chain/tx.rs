@@ -337,6 +337,17 @@ impl Transaction {
         w.raw(&self.signature);
     }
 
+    /// [`Transaction::signing_bytes`] followed by the signature, from one
+    /// encoding: `[..len - 64]` is the signed message and
+    /// `[TX_SIGNING_DOMAIN.len()..]` is [`Transaction::to_bytes`] (what the id
+    /// hashes). Validation uses it to encode each transaction once.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(TX_SIGNING_DOMAIN.len() + self.encoded_len());
+        w.raw(TX_SIGNING_DOMAIN);
+        self.encode(&mut w);
+        w.into_bytes()
+    }
+
     /// The canonical bytes, signature included.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(self.encoded_len());
@@ -463,6 +474,9 @@ pub(crate) mod tests {
             assert_eq!(tx.id(), sha256(&bytes));
             assert!(tx.verify_signature());
             assert!(tx.signing_bytes().starts_with(TX_SIGNING_DOMAIN));
+            let signed = tx.signed_bytes();
+            assert_eq!(signed[..signed.len() - 64], tx.signing_bytes()[..]);
+            assert_eq!(signed[TX_SIGNING_DOMAIN.len()..], tx.to_bytes()[..]);
             assert_eq!(
                 &tx.signing_bytes()[TX_SIGNING_DOMAIN.len()..],
                 &bytes[..bytes.len() - 64]

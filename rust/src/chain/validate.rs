@@ -9,7 +9,8 @@
 //!    proof of work with the chain's exact target, `prev_id`, height, timestamp
 //!    after the median time past and at most `max_future_ms` ahead of `now_ms`
 //!    (`time-too-new` is the one reason a caller defers instead of rejecting);
-//! 3. the Merkle root, then duplicate transaction ids;
+//! 3. the Merkle root (over `threads` workers for large blocks), then
+//!    duplicate transaction ids;
 //! 4. the reward: first and only first, by the producer, nonce = height, fee 0,
 //!    amount exactly `subsidy + fees + floor(pool / divisor)`;
 //! 5. every signature, by Ed25519 batch verification over `threads` workers;
@@ -23,7 +24,8 @@ use crate::chain::reason::{BlockReason, TxReason};
 use crate::chain::state::{Account, Delta, Ledger, Overlay, Token, Undo};
 use crate::chain::{
     Block, BlockHeader, Hash32, MAX_RECIPIENTS, MAX_TX_BYTES, PublicKey, Transaction, TxBody,
-    block::HEADER_VERSION, is_valid_symbol, merkle_root, token_id,
+    block::HEADER_VERSION, is_valid_symbol, merkle_root_with_threads, token_id,
+    tx::TX_SIGNING_DOMAIN,
 };
 use crate::crypto::{self, BatchItem};
 
@@ -61,10 +63,12 @@ pub fn check_header(
     Ok(())
 }
 
-/// The encoded form of a block's transactions, computed once.
+/// The encoded form of a block's transactions, computed once: each
+/// transaction's [`Transaction::signed_bytes`] (its signed message and, after
+/// the domain, its canonical bytes) and its id.
 struct Encoded {
     ids: Vec<Hash32>,
-    signing: Vec<Vec<u8>>,
+    signed: Vec<Vec<u8>>,
 }
 
 impl Encoded {
@@ -72,11 +76,12 @@ impl Encoded {
     /// block is over its limit.
     fn of(params: &ChainParams, block: &Block) -> Result<Self, BlockReason> {
         let mut ids = Vec::with_capacity(block.txs.len());
-        let mut signing = Vec::with_capacity(block.txs.len());
+        let mut signed = Vec::with_capacity(block.txs.len());
         // Block layout: header, u32 count, then a u32 length before each tx.
         let mut size = block.header.encoded_len() + 4;
         for tx in &block.txs {
-            let bytes = tx.to_bytes();
+            let both = tx.signed_bytes();
+            let bytes = &both[TX_SIGNING_DOMAIN.len()..];
             if bytes.len() > MAX_TX_BYTES {
                 return Err(BlockReason::Oversize);
             }
@@ -84,10 +89,17 @@ impl Encoded {
             if size > params.max_block_bytes {
                 return Err(BlockReason::Oversize);
             }
-            ids.push(crypto::sha256(&bytes));
-            signing.push(tx.signing_bytes());
+            ids.push(crypto::sha256(bytes));
+            signed.push(both);
         }
-        Ok(Self { ids, signing })
+        Ok(Self { ids, signed })
+    }
+
+    /// The signed message of each transaction.
+    fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        self.signed
+            .iter()
+            .map(|b| &b[..b.len() - crypto::SIGNATURE_LEN])
     }
 }
 
@@ -107,7 +119,7 @@ pub fn check_block(
     }
     let enc = Encoded::of(params, block)?;
     check_header(params, &block.header, parent, median_time_past, now_ms)?;
-    if merkle_root(&enc.ids) != block.header.merkle_root {
+    if merkle_root_with_threads(&enc.ids, threads) != block.header.merkle_root {
         return Err(BlockReason::BadMerkle);
     }
     let mut seen = HashSet::with_capacity(enc.ids.len());
@@ -115,7 +127,7 @@ pub fn check_block(
         return Err(BlockReason::DuplicateTx);
     }
     check_reward(params, block, pool_before)?;
-    check_signatures(&block.txs, &enc.signing, threads).map_err(|index| BlockReason::BadTx {
+    check_signatures(&block.txs, enc.messages(), threads).map_err(|index| BlockReason::BadTx {
         index,
         reason: TxReason::BadSignature,
     })
@@ -154,10 +166,14 @@ fn check_reward(params: &ChainParams, block: &Block, pool_before: u64) -> Result
 }
 
 /// Batch-verifies every signature; `Err(index)` of the first invalid one.
-fn check_signatures(txs: &[Transaction], signing: &[Vec<u8>], threads: usize) -> Result<(), usize> {
+fn check_signatures<'a>(
+    txs: &'a [Transaction],
+    messages: impl Iterator<Item = &'a [u8]>,
+    threads: usize,
+) -> Result<(), usize> {
     let items: Vec<BatchItem<'_>> = txs
         .iter()
-        .zip(signing)
+        .zip(messages)
         .map(|(tx, msg)| BatchItem {
             public_key: &tx.sender,
             msg,
@@ -479,13 +495,14 @@ impl Ledger {
         txs: &[Transaction],
         threads: usize,
     ) -> Vec<Result<(), TxReason>> {
-        let signing: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
+        // One encoding per transaction: the signed message and the id.
+        let signed: Vec<Vec<u8>> = txs.iter().map(Transaction::signed_bytes).collect();
         let items: Vec<BatchItem<'_>> = txs
             .iter()
-            .zip(&signing)
-            .map(|(tx, msg)| BatchItem {
+            .zip(&signed)
+            .map(|(tx, both)| BatchItem {
                 public_key: &tx.sender,
-                msg,
+                msg: &both[..both.len() - crypto::SIGNATURE_LEN],
                 sig: &tx.signature,
             })
             .collect();
@@ -493,9 +510,10 @@ impl Ledger {
         let mut seen = HashSet::with_capacity(txs.len());
         let mut ov = Overlay::new(self);
         txs.iter()
+            .zip(&signed)
             .zip(sig_ok)
-            .map(|(tx, ok)| {
-                let id = tx.id();
+            .map(|((tx, both), ok)| {
+                let id = crypto::sha256(&both[TX_SIGNING_DOMAIN.len()..]);
                 if seen.contains(&id) {
                     return Err(TxReason::Duplicate);
                 }

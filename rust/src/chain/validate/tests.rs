@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::chain::PublicKey;
 use crate::chain::pow::mine;
+use crate::chain::{PublicKey, merkle_root};
 use crate::crypto::SecretKey;
 
 pub(crate) const CHAIN: &str = "test-chain";
