@@ -24,11 +24,11 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 
 from swarmmesh.clock import Clock
 from swarmmesh.errors import ConfigError
 from swarmmesh.mesh._deadline import within
+from swarmmesh.mesh._loop import BackgroundLoop
 from swarmmesh.transports.base import Health
 
 __all__ = ["HealthConfig", "HealthMonitor"]
@@ -99,7 +99,7 @@ class _Pair:
         self.last_ok_ms: int | None = None
 
 
-class HealthMonitor:
+class HealthMonitor(BackgroundLoop):
     """Pings tracked (peer, transport) pairs periodically and judges each transport's health.
 
     ``ping(peer_id, transport)`` returns the round-trip time in ms or raises;
@@ -118,9 +118,9 @@ class HealthMonitor:
         "_pairs",
         "_ping",
         "_rng",
-        "_task",
         "_windows",
     )
+    _task_name = "swarmmesh-health-monitor"
 
     def __init__(
         self,
@@ -144,7 +144,7 @@ class HealthMonitor:
         self._counts: dict[str, int] = dict.fromkeys(
             ("rounds", "pings", "failures", "timeouts", "errors", "bad_rtts", "tracks_refused"), 0
         )
-        self._task: asyncio.Task[None] | None = None
+        self._task = None
 
     @property
     def config(self) -> HealthConfig:
@@ -250,36 +250,6 @@ class HealthMonitor:
         }
 
     # ------------------------------------------------------------ the loop
-
-    async def start(self) -> None:
-        """Start the ping loop (idempotent); the first round runs one interval from now."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="swarmmesh-health-monitor")
-
-    async def stop(self) -> None:
-        """Stop the ping loop and wait for it (pings in flight are cancelled). Idempotent."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-
-    async def __aenter__(self) -> HealthMonitor:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def ping_all(self) -> int:
         """Run one round now: ping every tracked pair concurrently; return how many were pinged."""

@@ -33,13 +33,13 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Final, Literal
 
 from swarmmesh._core import BreakerConfig, BreakerEvent, BreakerRegistry
 from swarmmesh.clock import Clock
 from swarmmesh.errors import ConfigError
 from swarmmesh.mesh._deadline import within
+from swarmmesh.mesh._loop import BackgroundLoop
 from swarmmesh.mesh.discipline import BanFn, Discipline
 
 __all__ = ["EventKind", "Resilience", "ResilienceConfig", "ResilienceEvent"]
@@ -187,7 +187,7 @@ def _rotate(keys: list[str], cursor: str, limit: int) -> list[str]:
     return ordered[:limit]
 
 
-class Resilience:
+class Resilience(BackgroundLoop):
     """Breakers per (peer, transport) and per endpoint, their recovery loop, and peer discipline.
 
     ``enabled=False`` runs both registries in metrics-only mode: every call is allowed, outcomes
@@ -214,9 +214,9 @@ class Resilience:
         "_probe",
         "_probe_endpoint",
         "_rng",
-        "_task",
         "_transports",
     )
+    _task_name = "swarmmesh-resilience-recovery"
 
     def __init__(
         self,
@@ -270,7 +270,7 @@ class Resilience:
         )
         self._cursor_pair = ""
         self._cursor_endpoint = ""
-        self._task: asyncio.Task[None] | None = None
+        self._task = None
 
     # ------------------------------------------------------------ configuration and mode
 
@@ -450,36 +450,6 @@ class Resilience:
         }
 
     # ------------------------------------------------------------ recovery loop
-
-    async def start(self) -> None:
-        """Start the recovery loop (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="swarmmesh-resilience-recovery")
-
-    async def stop(self) -> None:
-        """Stop the recovery loop and wait for it (probes in flight are cancelled). Idempotent."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-
-    async def __aenter__(self) -> Resilience:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def probe_due(self) -> int:
         """Run one recovery round now; return how many probes it ran.
