@@ -100,3 +100,17 @@ def test_buffer_is_bounded_by_count_and_age() -> None:
         BlockBuffer("x", max_count=0, max_age_ms=1)
     with pytest.raises(ConfigError):
         BlockBuffer("x", max_count=1, max_age_ms=0)
+
+
+def test_remove_takes_out_a_subtree_and_moves_the_best() -> None:
+    index, n = make_tree()
+    removed = index.remove(n["b2"].id)
+    assert [x.id for x in removed] == [n["b2"].id, n["b3"].id]  # parents first
+    assert n["b3"].id not in index
+    assert len(index) == 4
+    assert index.best().id == n["a3"].id
+    assert index.children(n["a1"].id) == [n["a2"].id]
+    index.add(n["b2"])  # the block can come back later
+    assert index.best().id == n["b2"].id
+    with pytest.raises(ValueError, match="not a removable block"):
+        index.remove(n["g"].id)

@@ -99,6 +99,29 @@ class BlockIndex:
             self._recompute_best()
         return marked
 
+    def remove(self, block_id: bytes) -> list[BlockNode]:
+        """Take ``block_id`` and all its descendants out of the tree; return them, parents first.
+
+        For a block that cannot be judged yet (the chain sends it back to a
+        waiting buffer). The genesis block and the ancestors of the best block
+        stay.
+        """
+        if block_id not in self._nodes or self._nodes[block_id].height == 0:
+            raise ValueError("not a removable block")
+        removed: list[BlockNode] = []
+        queue = [block_id]
+        for current in queue:  # the loop sees what it appends: breadth first
+            removed.append(self._nodes.pop(current))
+            queue.extend(self._children.pop(current, ()))
+        siblings = self._children.get(removed[0].parent)
+        if siblings is not None:
+            siblings.remove(block_id)
+            if not siblings:
+                del self._children[removed[0].parent]
+        if self._best.id not in self._nodes:
+            self._recompute_best()
+        return removed
+
     def _recompute_best(self) -> None:
         best: BlockNode | None = None
         for node in self._nodes.values():
