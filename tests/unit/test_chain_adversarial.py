@@ -260,3 +260,41 @@ def test_self_payments_and_duplicate_recipients_conserve_coins_and_tokens() -> N
         assert coins(chain) == start + 100
         assert (chain.token_balance(tid, ALICE.address), chain.token_balance(tid, BOB.address)) == (80, 20)
         assert tokens(chain) == 100
+
+
+def test_a_block_too_new_at_connect_time_is_deferred_and_the_best_connectable_branch_wins() -> None:
+    # The clock stepped back (a restart, NTP) after a side-branch block was stored: when a later
+    # child (timestamps need only beat the median) made that branch the best, connecting the block
+    # failed with time-too-new and the tip stayed put with the unconnectable block still "best", so
+    # a competitor with equal work was "accepted" without ever becoming the tip.
+    clock = WallClock(T0 + 3_600_000)
+    with open_chain(clock=clock) as chain:
+        main = [craft(chain.tip)]
+        for _ in range(2):
+            main.append(craft(main[-1].header))
+        for b in main:
+            assert chain.submit_block(b).accepted
+        s1 = craft(chain.genesis.header, producer=MINER2)
+        ahead = craft(s1.header, producer=MINER2, timestamp_ms=clock.now + 7_200_000 - 1)
+        s3 = craft(ahead.header, producer=MINER2, timestamp_ms=T0 + 5_000)  # only beats the median
+        s4 = craft(s3.header, producer=MINER2, timestamp_ms=T0 + 6_000)
+        assert chain.submit_block(s1).accepted
+        assert chain.submit_block(ahead).accepted  # stored on the side branch, not connected
+        clock.now -= 3_600_000  # the clock steps back: `ahead` is now too far ahead
+        assert chain.submit_block(s3).accepted
+        waiting = chain.submit_block(s4)  # the side branch has the most work, but cannot connect
+        assert waiting.status == "orphan"  # its ancestor waits in the deferred buffer
+        assert chain.tip == main[-1].header
+        assert chain.deferred_count == 1
+        assert chain.block(ahead.id) is None
+        assert chain.integrity_check() == []
+        rival = craft(main[-1].header)
+        assert chain.submit_block(rival).accepted
+        assert chain.tip == rival.header  # equal work to s4, and it does connect
+        clock.now += 3_600_000
+        assert chain.retry_deferred() == 1  # never remembered as invalid: it comes back
+        assert chain.block(ahead.id) is not None
+        s5 = craft(s4.header, producer=MINER2, timestamp_ms=T0 + 7_000)
+        assert chain.submit_block(s5).accepted
+        assert chain.tip == s5.header
+        assert chain.integrity_check() == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmmesh.chain.index import BlockIndex, BlockNode
 from swarmmesh.chain.orphans import BlockBuffer
@@ -100,3 +102,62 @@ def test_buffer_is_bounded_by_count_and_age() -> None:
         BlockBuffer("x", max_count=0, max_age_ms=1)
     with pytest.raises(ConfigError):
         BlockBuffer("x", max_count=1, max_age_ms=0)
+
+
+def test_remove_takes_out_a_subtree_and_moves_the_best() -> None:
+    index, n = make_tree()
+    removed = index.remove(n["b2"].id)
+    assert [x.id for x in removed] == [n["b2"].id, n["b3"].id]  # parents first
+    assert n["b3"].id not in index
+    assert len(index) == 4
+    assert index.best().id == n["a3"].id
+    assert index.children(n["a1"].id) == [n["a2"].id]
+    index.add(n["b2"])  # the block can come back later
+    assert index.best().id == n["b2"].id
+    with pytest.raises(ValueError, match="not a removable block"):
+        index.remove(n["g"].id)
+
+
+def brute_best(index: BlockIndex) -> BlockNode:
+    valid = [x for x in index.nodes() if x.status == "valid"]
+    return max(valid, key=lambda x: (x.work, -x.seq))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "add", "add", "invalidate", "remove"]),
+            st.integers(0, 10**6),
+            st.integers(0, 3),
+        ),
+        max_size=60,
+    )
+)
+def test_the_best_block_stays_right_under_any_adds_invalidations_and_removals(
+    ops: list[tuple[str, int, int]],
+) -> None:
+    # The best block is kept incrementally (not by a scan of every block on each invalidation):
+    # after every step it must equal the brute-force answer over the valid blocks.
+    g = BlockNode(bid("g"), Z, 0, 1, 0, 0)
+    index = BlockIndex(g)
+    seq = 1
+    removed: list[BlockNode] = []
+    for op, pick, work in ops:
+        ids = [x.id for x in index.nodes()]
+        target = index.node(ids[pick % len(ids)])
+        if op == "add":
+            if removed and pick % 3 == 0 and removed[0].parent in index:
+                back = removed.pop(0)  # a removed block comes back (seen anew)
+                node = BlockNode(back.id, back.parent, back.height, back.work, seq, 0)
+            else:
+                node = BlockNode(bid(f"n{seq}"), target.id, target.height + 1, target.work + work, seq, 0)
+            seq += 1
+            index.add(node)
+        elif op == "invalidate" and target.height > 0:
+            index.invalidate(target.id, "bad")
+        elif op == "remove" and target.height > 0:
+            taken = index.remove(target.id)
+            removed.extend(x for x in taken if x.id not in index)
+            removed = removed[:1]
+        assert index.best() == brute_best(index)

@@ -101,16 +101,32 @@ def test_replacement_needs_a_strictly_higher_fee_and_revalidates_successors() ->
     assert pool.pending() == [better]
 
 
-def test_full_pool_evicts_the_lowest_fee_with_its_successors() -> None:
+def test_full_pool_evicts_the_lowest_rate_suffix_with_its_successors() -> None:
+    # Evicting a0 evicts a1 too (a nonce gap): the victim is judged by the rate of the whole
+    # suffix (10 per 200 bytes), not by a0's fee alone, so a1's fee is not lost as collateral.
     ledger = FakeLedger({s: (1000, 0) for s in "abcd"})
     pool = make(ledger, max_count=3)
-    a0, a1, b0 = FakeTx("a", 0, 1), FakeTx("a", 1, 9), FakeTx("b", 0, 5)
+    a0, a1, b0 = FakeTx("a", 0, 1), FakeTx("a", 1, 9), FakeTx("b", 0, 4)
     for tx in (a0, a1, b0):
         assert pool.add(tx).status == "accepted"
-    assert pool.add(FakeTx("c", 0, 1)).reason == "pool-full"  # pays no more than the cheapest
-    assert pool.add(FakeTx("c", 0, 3)).status == "accepted"  # evicts a0 and so a1
-    assert {t.sender for t in pool.pending()} == {"b", "c"}
-    assert len(pool) == 2
+    assert pool.add(FakeTx("c", 0, 4)).reason == "pool-full"  # pays no more than the cheapest
+    assert pool.add(FakeTx("c", 0, 5)).status == "accepted"  # evicts b0 (4/100 < 10/200)
+    assert {(t.sender, t.nonce) for t in pool.pending()} == {("a", 0), ("a", 1), ("c", 0)}
+    assert pool.add(FakeTx("d", 0, 6)).status == "accepted"  # evicts c0 (5/100 = 10/200: newest)
+    assert pool.add(FakeTx("b", 0, 11, size=200)).status == "accepted"  # 11/200 > 10/200
+    assert {(t.sender, t.nonce) for t in pool.pending()} == {("b", 0), ("d", 0)}
+
+
+def test_pool_ranks_by_fee_rate_not_absolute_fee() -> None:
+    ledger = FakeLedger({s: (1000, 0) for s in "xyz"})
+    pool = make(ledger, max_count=2)
+    big, small = FakeTx("x", 0, 10, size=1000), FakeTx("y", 0, 5, size=100)
+    assert pool.add(big).status == "accepted"
+    assert pool.add(small).status == "accepted"
+    assert [t.sender for t in pool.template(max_txs=10, max_bytes=10_000)] == ["y", "x"]
+    assert pool.add(FakeTx("z", 0, 8, size=100)).status == "accepted"  # 8/100 > 10/1000
+    assert {t.sender for t in pool.pending()} == {"y", "z"}
+    assert pool.add(FakeTx("x", 0, 40, size=1000)).reason == "pool-full"  # 40/1000 < 5/100
 
 
 def test_bytes_bound() -> None:
@@ -133,16 +149,17 @@ def test_eviction_spares_the_newcomers_own_predecessors() -> None:
     assert [(t.sender, t.nonce) for t in pool.pending()] == [("a", 0), ("a", 1)]
 
 
-def test_template_orders_by_fee_within_nonce_chains() -> None:
+def test_template_orders_by_package_fee_rate_within_nonce_chains() -> None:
     ledger = FakeLedger({s: (1000, 0) for s in "abc"})
     pool = make(ledger)
     txs = [FakeTx("a", 0, 1), FakeTx("a", 1, 50), FakeTx("b", 0, 10), FakeTx("c", 0, 10), FakeTx("c", 1, 2)]
     for tx in txs:
         assert pool.add(tx).status == "accepted"
     order = [(t.sender, t.nonce) for t in pool.template(max_txs=100, max_bytes=10_000)]
-    assert order == [("b", 0), ("c", 0), ("c", 1), ("a", 0), ("a", 1)]
+    # a0 pays little but opens a1: the package a0+a1 (51 per 200 bytes) goes first
+    assert order == [("a", 0), ("a", 1), ("b", 0), ("c", 0), ("c", 1)]
     assert len(pool.template(max_txs=2, max_bytes=10_000)) == 2
-    assert [(t.sender, t.nonce) for t in pool.template(max_txs=100, max_bytes=250)] == [("b", 0), ("c", 0)]
+    assert [(t.sender, t.nonce) for t in pool.template(max_txs=100, max_bytes=250)] == [("a", 0), ("a", 1)]
 
 
 def test_revalidate_after_a_block_and_after_a_reorg() -> None:

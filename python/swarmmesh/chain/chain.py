@@ -16,7 +16,9 @@ validated by the Rust core (``Ledger.check_header``, ``Ledger.connect``,
   disconnected blocks go back to the pool when still valid.
 * **Orphans** (unknown parent) wait in a bounded buffer and connect when the
   parent arrives; blocks whose timestamp is too far ahead are **deferred**, kept
-  and re-checked later, never remembered as invalid.
+  and re-checked later, never remembered as invalid. That includes a stored block
+  found too far ahead when its branch is connected (the clock went back): it
+  leaves the tree for the deferred buffer and the best branch that connects wins.
 * **Invalid blocks** are remembered by the hash of their full content, so a
   mutated copy of a valid block cannot make the valid one unacceptable.
 """
@@ -502,7 +504,11 @@ class Chain:
         failure = failures.get(block_id)
         if failure is not None:
             return self._reject(block, failure.reason, failure.tx_reason, failure.tx_index)
-        final = self._index.node(block_id)
+        final = self._index.get(block_id)
+        if final is None:  # an ancestor (or the block) was too far ahead of the clock to connect
+            if block_id in self._deferred:
+                return AcceptResult("deferred", "time-too-new", id=block_id)
+            return AcceptResult("orphan", id=block_id)
         if final.status != "valid":
             return self._reject(block, "bad-prev")
         return AcceptResult("accepted", id=block_id)
@@ -520,6 +526,11 @@ class Chain:
 
     def _activate_best(self, now: int) -> dict[bytes, _Failure]:
         """Move the tip to the best valid block, invalidating what fails on the way.
+
+        A block found too far ahead of ``now`` when it is connected (the clock
+        went back since it was judged) is not invalid: it goes back to the
+        deferred buffer, its descendants to the orphans, and the next best
+        branch is tried.
 
         ``now`` is the clock the blocks were judged by: connecting with a later
         reading could find a block that just passed ``time-too-new`` too new,
@@ -547,7 +558,10 @@ class Chain:
             if failure is None:
                 continue
             if failure.reason == "time-too-new":
-                return failures  # the clock went backwards: try again later
+                # The clock went back since the block was judged: it cannot be judged now, so it
+                # leaves the tree (never marked invalid) and the next best branch is tried.
+                self._send_back(failure.block_id, now)
+                continue
             failures[failure.block_id] = failure
             marked = self._index.invalidate(failure.block_id, failure.reason)
             with self._store.transaction():
@@ -558,6 +572,23 @@ class Chain:
                 failure.reason,
                 len(marked),
             )
+
+    def _send_back(self, block_id: bytes, now: int) -> None:
+        """Move a stored block too far ahead of ``now`` to the deferred buffer, its descendants to orphans."""
+        removed = self._index.remove(block_id)
+        blocks = [self.block(node.id) for node in removed]
+        with self._store.transaction():
+            self._store.delete_blocks([node.id for node in removed])
+        for node, block in zip(removed, blocks, strict=True):
+            if block is None:  # pragma: no cover - every indexed valid block is stored
+                continue
+            buffer = self._deferred if node.id == block_id else self._orphans
+            buffer.add(node.id, node.parent, block, now, size=block.size)
+        log.warning(
+            "block %s is too far ahead of the clock to connect: deferred, with %d descendants as orphans",
+            block_id.hex()[:16],
+            len(removed) - 1,
+        )
 
     def _load_quietly(self) -> None:
         try:

@@ -8,8 +8,10 @@ reorganisation asks (fork point, the path to connect, the median time past).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import count
 
 __all__ = ["BlockIndex", "BlockNode"]
 
@@ -38,15 +40,25 @@ class BlockNode:
 
 
 class BlockIndex:
-    """The tree of stored blocks, rooted at genesis."""
+    """The tree of stored blocks, rooted at genesis.
 
-    __slots__ = ("_best", "_children", "_nodes")
+    The best block is kept incrementally: a heap holds every valid block by
+    (most work, first seen), and entries of blocks since invalidated or
+    removed are dropped lazily when they reach the top, so an invalidation
+    costs O(log n) amortised instead of a scan of every block. The heap is
+    rebuilt when stale entries outnumber the blocks (it stays O(n)).
+    """
+
+    __slots__ = ("_best", "_children", "_heap", "_nodes", "_tiebreak")
 
     def __init__(self, genesis: BlockNode) -> None:
         """Start a tree holding only ``genesis``."""
         self._nodes: dict[bytes, BlockNode] = {genesis.id: genesis}
         self._children: dict[bytes, list[bytes]] = {}
         self._best = genesis
+        self._tiebreak = count()
+        self._heap: list[tuple[int, int, int, BlockNode]] = []
+        self._push(genesis)
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -73,8 +85,10 @@ class BlockIndex:
             node = replace(node, status="invalid", reason=parent.reason)
         self._nodes[node.id] = node
         self._children.setdefault(node.parent, []).append(node.id)
-        if node.status == "valid" and node.beats(self._best):
-            self._best = node
+        if node.status == "valid":
+            self._push(node)
+            if node.beats(self._best):
+                self._best = node
 
     def best(self) -> BlockNode:
         """The valid block with the most cumulative work (tie: first seen)."""
@@ -95,18 +109,49 @@ class BlockIndex:
                 self._nodes[current] = replace(node, status="invalid", reason=reason)
                 marked.append(current)
             stack.extend(self._children.get(current, ()))
-        if marked:
+        if self._best.id in marked:
             self._recompute_best()
         return marked
 
+    def remove(self, block_id: bytes) -> list[BlockNode]:
+        """Take ``block_id`` and all its descendants out of the tree; return them, parents first.
+
+        For a block that cannot be judged yet (the chain sends it back to a
+        waiting buffer); the genesis block cannot be removed.
+        """
+        if block_id not in self._nodes or self._nodes[block_id].height == 0:
+            raise ValueError("not a removable block")
+        removed: list[BlockNode] = []
+        queue = [block_id]
+        for current in queue:  # the loop sees what it appends: breadth first
+            removed.append(self._nodes.pop(current))
+            queue.extend(self._children.pop(current, ()))
+        siblings = self._children.get(removed[0].parent)
+        if siblings is not None:
+            siblings.remove(block_id)
+            if not siblings:
+                del self._children[removed[0].parent]
+        if self._best.id not in self._nodes:
+            self._recompute_best()
+        return removed
+
+    def _push(self, node: BlockNode) -> None:
+        # The counter keeps tuple comparison from reaching the nodes (ids may come back).
+        heapq.heappush(self._heap, (-node.work, node.seq, next(self._tiebreak), node))
+        if len(self._heap) > 2 * len(self._nodes) + 64:
+            live = [e for e in self._heap if self._nodes.get(e[3].id) is e[3]]
+            heapq.heapify(live)
+            self._heap = live
+
     def _recompute_best(self) -> None:
-        best: BlockNode | None = None
-        for node in self._nodes.values():
-            if node.status == "valid" and (best is None or node.beats(best)):
-                best = node
-        if best is None:  # pragma: no cover - genesis is never invalidated
-            raise ValueError("no valid block left")
-        self._best = best
+        """Drop stale heap entries (invalidated or removed blocks) until a valid block is on top."""
+        while self._heap:
+            node = self._heap[0][3]
+            if self._nodes.get(node.id) is node:  # invalidation replaces the node object
+                self._best = node
+                return
+            heapq.heappop(self._heap)
+        raise ValueError("no valid block left")  # pragma: no cover - genesis is never invalidated
 
     def ancestor(self, block_id: bytes, height: int) -> BlockNode:
         """The ancestor of ``block_id`` at ``height`` (the block itself at its own height)."""

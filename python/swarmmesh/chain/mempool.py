@@ -13,11 +13,20 @@ Rules (see ``docs/chain-api.md``):
 * At most ``max_per_sender`` pending transactions per sender (``sender-limit``
   otherwise): admission re-checks the sender's whole pending chain, so an
   unbounded chain would make one sender's flood quadratic.
-* Bounded by count and bytes. When full, a newcomer evicts the lowest-fee
-  entries (each with the sender's later transactions, which would be left
-  with a nonce gap) if it pays more than them; otherwise ``pool-full``.
-* Templates take sender nonce chains in order, always the highest fee among the
-  senders' next transactions (ties: arrival order).
+* Ranking is by **fee rate** (fee per encoded byte, compared exactly as
+  ``fee_a * size_b`` against ``fee_b * size_a``), never by absolute fee.
+* Bounded by count and bytes. When full, a newcomer evicts whole *suffixes* of
+  sender chains: evicting a transaction evicts the sender's later ones (they
+  would be left with a nonce gap), so a suffix is judged by its package rate
+  (summed fees over summed sizes), lowest first (ties: the most recent
+  arrival), and each evicted suffix must have a rate strictly below the
+  newcomer's own; otherwise ``pool-full``. The newcomer's own predecessors
+  are never evicted for it.
+* Templates take sender nonce chains in order by package: each sender's next
+  package is the prefix of its remaining chain with the highest rate (a cheap
+  transaction that opens a well-paying one goes in with it), and the package
+  with the highest rate goes first (ties: arrival order).
+* Replacement is judged by absolute fee (strictly higher), not by rate.
 * After every change of the tip :meth:`Mempool.revalidate` drops what the new
   state rejects and takes back the transactions of disconnected blocks.
 * With a store every change is persisted (the pool survives a restart).
@@ -29,6 +38,7 @@ import heapq
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Generic, Protocol, TypeVar
 
 from swarmmesh.chain.store import ChainStore
@@ -111,6 +121,54 @@ class PoolVerdict:
 class _Entry(Generic[TxT]):
     tx: TxT
     seq: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Rate:
+    """A fee rate ``fee / size`` (fee per byte), compared exactly by cross-multiplying integers.
+
+    Equality is equal rates (``1/100 == 2/200``), consistent with the ordering,
+    which tuple comparison in the heaps relies on.
+    """
+
+    fee: int
+    size: int
+
+    @classmethod
+    def of(cls, txs: Iterable[PoolTx]) -> _Rate:
+        """The rate of a package: its summed fees over its summed sizes (at least one byte)."""
+        fee = size = 0
+        for tx in txs:
+            fee += tx.fee
+            size += tx.size
+        return cls(fee, max(size, 1))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Rate):
+            return NotImplemented
+        return self.fee * other.size == other.fee * self.size
+
+    def __hash__(self) -> int:
+        return hash(Fraction(self.fee, self.size))
+
+    def __lt__(self, other: _Rate) -> bool:
+        return self.fee * other.size < other.fee * self.size
+
+    def __gt__(self, other: _Rate) -> bool:
+        return other < self
+
+
+@dataclass(frozen=True, slots=True)
+class _Best:
+    """A heap key putting the highest rate first, then the earliest arrival."""
+
+    rate: _Rate
+    seq: int
+
+    def __lt__(self, other: _Best) -> bool:
+        if self.rate > other.rate:
+            return True
+        return not other.rate > self.rate and self.seq < other.seq
 
 
 class Mempool(Generic[TxT]):
@@ -209,27 +267,72 @@ class Mempool(Generic[TxT]):
         keep = {t.id for t in protected}
         if existing is not None:
             keep.add(existing.id)
-        evicted: set[bytes] = set()
-        order: list[bytes] = []
-        for entry in sorted(self._by_id.values(), key=lambda e: (e.tx.fee, -e.seq)):
-            if count <= self._limits.max_count and size <= self._limits.max_bytes:
-                break
-            victim = entry.tx
-            if victim.id in evicted or victim.id in keep:
-                continue
-            if victim.fee >= tx.fee:
-                return None
-            for t in self._sender_chain(victim.sender_key):
-                if t.nonce >= victim.nonce and t.id not in evicted and t.id not in keep:
-                    evicted.add(t.id)
-                    order.append(t.id)
-                    count -= 1
-                    size -= t.size
-        if count > self._limits.max_count or size > self._limits.max_bytes:
-            return None
+        order = self._victims(count, size, keep, above=_Rate.of([tx]))
         if order:
-            log.info("pool full: evicting %d lower-fee transactions", len(order))
+            log.info("pool full: evicting %d lower-rate transactions", len(order))
         return order
+
+    def _victims(self, count: int, size: int, keep: set[bytes], above: _Rate | None) -> list[bytes] | None:
+        """The suffixes to evict, lowest fee rate first, until ``count`` and ``size`` fit the limits.
+
+        Evicting a transaction evicts the sender's later ones (they would be
+        left with a nonce gap), so a candidate is a whole suffix of a sender's
+        chain, judged by its package rate: a cheap transaction followed by a
+        well-paying one is as dear as the pair. Transactions in ``keep`` (and
+        so their predecessors) are never candidates. Each victim must pay a
+        rate strictly below ``above`` (``None``: no bound); ``None`` when the
+        limits cannot be met that way. Equal rates: the most recent arrival goes.
+        """
+        chains: dict[bytes, list[_Entry[TxT]]] = {}
+        heap: list[tuple[_Rate, int, bytes]] = []
+        for sender, by_nonce in self._by_sender.items():
+            chain = [self._by_id[by_nonce[n]] for n in sorted(by_nonce)]
+            chains[sender] = chain
+            self._push_cheapest(heap, sender, chain, keep)
+        order: list[bytes] = []
+        while count > self._limits.max_count or size > self._limits.max_bytes:
+            if not heap:
+                return None
+            rate, _, sender = heapq.heappop(heap)
+            if above is not None and not rate < above:
+                return None
+            chain = chains[sender]
+            start = self._cheapest_start(chain, keep)
+            if start is None:  # pragma: no cover - pushed only with a candidate
+                continue
+            for entry in chain[start:]:
+                order.append(entry.tx.id)
+                count -= 1
+                size -= entry.tx.size
+            del chain[start:]
+            self._push_cheapest(heap, sender, chain, keep)
+        return order
+
+    @staticmethod
+    def _cheapest_start(chain: list[_Entry[TxT]], keep: set[bytes]) -> int | None:
+        """The start of the lowest-rate suffix of ``chain`` after its kept entries (ties: the shortest)."""
+        first = 0
+        for i, entry in enumerate(chain):
+            if entry.tx.id in keep:
+                first = i + 1
+        best: int | None = None
+        best_rate = _Rate(0, 1)
+        fee = size = 0
+        for i in range(len(chain) - 1, first - 1, -1):
+            fee += chain[i].tx.fee
+            size += chain[i].tx.size
+            rate = _Rate(fee, max(size, 1))
+            if best is None or rate < best_rate:
+                best, best_rate = i, rate
+        return best
+
+    def _push_cheapest(
+        self, heap: list[tuple[_Rate, int, bytes]], sender: bytes, chain: list[_Entry[TxT]], keep: set[bytes]
+    ) -> None:
+        start = self._cheapest_start(chain, keep)
+        if start is not None:
+            rate = _Rate.of(e.tx for e in chain[start:])
+            heapq.heappush(heap, (rate, -chain[start].seq, sender))
 
     # -- tip changes ----------------------------------------------------------------------------
 
@@ -281,45 +384,43 @@ class Mempool(Generic[TxT]):
         return self.revalidate()
 
     def _shrink_to_limits(self) -> list[bytes]:
-        dropped: list[bytes] = []
-        for entry in sorted(self._by_id.values(), key=lambda e: (e.tx.fee, -e.seq)):
-            if len(self._by_id) <= self._limits.max_count and self._bytes <= self._limits.max_bytes:
-                break
-            if entry.tx.id not in self._by_id:
-                continue
-            chain = [t.id for t in self._sender_chain(entry.tx.sender_key) if t.nonce >= entry.tx.nonce]
-            self._remove_ids(chain)
-            dropped.extend(chain)
-        return dropped
+        victims = self._victims(len(self._by_id), self._bytes, set(), above=None) or []
+        self._remove_ids(victims)
+        return victims
 
     # -- templates ------------------------------------------------------------------------------
 
     def template(self, *, max_txs: int, max_bytes: int, per_tx_overhead: int = 0) -> list[TxT]:
-        """Transactions for a block: nonce chains in order, highest fee first, then validated.
+        """Transactions for a block: best package fee rate first, nonce chains in order, then validated.
 
-        Each transaction takes its ``size`` plus ``per_tx_overhead`` (the block's
-        framing) out of ``max_bytes``.
+        Each sender's next *package* is the prefix of its remaining chain with
+        the highest fee rate (so a cheap transaction that opens a well-paying
+        one is taken with it); packages go in by rate (ties: arrival order).
+        Each transaction takes its ``size`` plus ``per_tx_overhead`` (the
+        block's framing) out of ``max_bytes``; a sender whose next transaction
+        does not fit is done (its later nonces cannot go in without it).
         """
-        heads: list[tuple[int, int, bytes, int]] = []
+        heap: list[tuple[_Best, bytes, int, int]] = []
         chains: dict[bytes, list[_Entry[TxT]]] = {}
         for sender, by_nonce in self._by_sender.items():
             chain = [self._by_id[by_nonce[n]] for n in sorted(by_nonce)]
             chains[sender] = chain
-            heads.append((-chain[0].tx.fee, chain[0].seq, sender, 0))
-        heapq.heapify(heads)
+            heapq.heappush(heap, _package(chain, 0, sender))
         picked: list[TxT] = []
         size = 0
-        while heads and len(picked) < max_txs:
-            _, _, sender, index = heapq.heappop(heads)
-            tx = chains[sender][index].tx
-            cost = tx.size + per_tx_overhead
-            if size + cost > max_bytes:
-                continue  # the sender's later nonces cannot go in without this one
-            picked.append(tx)
-            size += cost
-            if index + 1 < len(chains[sender]):
-                nxt = chains[sender][index + 1]
-                heapq.heappush(heads, (-nxt.tx.fee, nxt.seq, sender, index + 1))
+        while heap and len(picked) < max_txs:
+            _, sender, start, end = heapq.heappop(heap)
+            chain = chains[sender]
+            done = False
+            for entry in chain[start:end]:
+                cost = entry.tx.size + per_tx_overhead
+                if size + cost > max_bytes or len(picked) >= max_txs:
+                    done = True
+                    break
+                picked.append(entry.tx)
+                size += cost
+            if not done and end < len(chain):
+                heapq.heappush(heap, _package(chain, end, sender))
         if not picked:
             return picked
         results = self._validate(picked)
@@ -360,3 +461,17 @@ class Mempool(Generic[TxT]):
             return
         with self._store.transaction():
             body()
+
+
+def _package(chain: Sequence[_Entry[TxT]], start: int, sender: bytes) -> tuple[_Best, bytes, int, int]:
+    """The heap item of the highest-rate prefix of ``chain[start:]`` (ties: the shortest)."""
+    best_end = start + 1
+    best = _Rate.of([chain[start].tx])
+    fee, size = best.fee, chain[start].tx.size
+    for end in range(start + 2, len(chain) + 1):
+        fee += chain[end - 1].tx.fee
+        size += chain[end - 1].tx.size
+        rate = _Rate(fee, max(size, 1))
+        if rate > best:
+            best, best_end = rate, end
+    return (_Best(best, chain[start].seq), sender, start, best_end)

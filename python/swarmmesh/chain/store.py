@@ -268,6 +268,10 @@ class ChainStore:
             [(reason, block_id) for block_id in block_ids],
         )
 
+    def delete_blocks(self, block_ids: Iterable[bytes]) -> None:
+        """Forget stored blocks (never on the best chain) so that they can be submitted again."""
+        self._write().executemany("DELETE FROM blocks WHERE id = ?", [(i,) for i in block_ids])
+
     def block_data(self, block_id: bytes) -> bytes | None:
         """The content of a stored valid block."""
         row = self._conn.execute(
