@@ -357,3 +357,41 @@ async def test_a_relay_cannot_inflate_the_ttl() -> None:
         assert got.hops == 1
         assert got.verify()
         await tc.stop()
+
+
+@pytest.mark.parametrize(
+    ("priors", "dead_role"),
+    [
+        ({"integrated": 1.0, "gun": 0.8, "peerjs": 0.6}, "primary"),
+        ({"gun": 1.0, "integrated": 0.8, "peerjs": 0.6}, "hedge"),
+    ],
+)
+async def test_a_dead_route_in_the_plan_does_not_cost_the_send_its_hedge(
+    priors: dict[str, float], dead_role: str
+) -> None:
+    # The planned route over "integrated" has no link and its dial fails at once (killed):
+    # the attempt is never written. The routes not started yet must be planned again at
+    # once, so "peerjs" (the only one that works) starts before "gun" (which loses every
+    # frame) has waited out its attempt timeout, instead of being a fallback behind it.
+    cfg = MeshConfig(router_exploration=0.0, attempt_timeout_s=2.0, priors=priors)
+    async with Pair(config=cfg) as p:
+        for name, ms in (("integrated", 5.0), ("gun", 5.0), ("peerjs", 20.0)):
+            p.net.set_conditions(name, latency_ms=ms)
+        for k in range(10):  # learn the best transport's latency: hedges, not parallel sends
+            await p.run(p.a.send(p.kb.address, "t", bytes([k])), step=0.001)
+        p.net.kill("integrated")
+        p.net.set_conditions("gun", loss=1.0, latency_ms=5.0)
+        plan = p.a.router.plan(p.kb.address, list(NAMES), p.clock.now_ms())
+        first = "integrated" if dead_role == "primary" else "gun"
+        second = "gun" if dead_role == "primary" else "integrated"
+        assert (plan.now, [t for t, _ in plan.hedges], plan.fallbacks) == ([first], [second], ["peerjs"])
+        before = p.a.stats()["counters"]
+        assert isinstance(before, dict)
+        receipt = await p.run(p.a.send(p.kb.address, "t", b"over the dead route"), step=0.001)
+        counters = p.a.stats()["counters"]
+        assert isinstance(counters, dict)
+        assert (receipt.transport, receipt.attempts) == ("peerjs", 3)
+        assert counters["attempt_failed:dial_killed"] == before.get("attempt_failed:dial_killed", 0) + 1
+        # The ack came while gun's attempt was still waiting for its own: no timeout yet.
+        assert counters.get("attempt_failed:timeout", 0) == before.get("attempt_failed:timeout", 0)
+        assert counters["reroutes"] == before.get("reroutes", 0) + 1

@@ -501,15 +501,24 @@ class Mesh:
         """The transports a send to ``peer_id`` may use now, in configuration order."""
         return [t.name for t in self.active_transports() if t.supports(peer_id) or peer_id in t.linked()]
 
-    def plan_routes(self, peer_id: str) -> tuple[list[str], list[tuple[str, int]], list[str]]:
-        """``(now, hedges, fallbacks)`` for one send (SendOp calls this)."""
+    def plan_routes(
+        self, peer_id: str, *, among: Sequence[str] | None = None, busy: int = 0
+    ) -> tuple[list[str], list[tuple[str, int]], list[str]]:
+        """``(now, hedges, fallbacks)`` for one send (SendOp calls this).
+
+        A reroute (hybrid mode) plans only the candidates ``among`` the routes not started
+        yet, with ``busy`` attempts still in flight counted against ``max_parallel``.
+        """
         names = self.candidates(peer_id)
         if not self.hybrid:
             legacy = [n for n in names if self._resilience.would_allow(peer_id, n)]
             if not legacy:
                 return [], [], []
             return legacy[:1], [], legacy[:1] * (self._config.legacy_attempts - 1)
-        plan = self._router.plan(peer_id, names, self._clock.now_ms(), self._config.max_parallel)
+        if among is not None:
+            names = [n for n in names if n in among]
+        parallel = max(1, self._config.max_parallel - busy)
+        plan = self._router.plan(peer_id, names, self._clock.now_ms(), parallel)
         return plan.now, plan.hedges, plan.fallbacks
 
     async def attempt(self, transport: str, op: SendOp) -> None:

@@ -7,6 +7,11 @@ timers. The rules:
 * the plan's ``now`` transports start at once; each hedge starts after its delay unless an
   ack came first, or at once when every attempt in flight has failed;
 * fallbacks start, one at a time, only when nothing is in flight and no hedge is left;
+* an attempt that could not be made at all (no link and the dial failed, the breaker
+  refused, the link dropped before the write) is not a route: the routes not started yet
+  are planned again at once (a *reroute*), so the next transport becomes the primary with
+  its own hedge, instead of taking the failed one's place alone with the route after it
+  waiting, as a fallback, for its full attempt timeout;
 * when every route of the plan failed, the send plans again (fresh estimates and breakers),
   up to ``MeshConfig.send_rounds`` plans, within its deadline;
 * the first ack resolves the send (:class:`~swarmmesh.mesh.gossip.Receipt`); hedges and
@@ -72,6 +77,7 @@ class SendOp:
         "_fallbacks",
         "_fut",
         "_hedges",
+        "_hybrid",
         "_mesh",
         "_reasons",
         "_rounds",
@@ -94,6 +100,7 @@ class SendOp:
         self._fut: asyncio.Future[Receipt] | None = None
         self._deadline: TimerHandle | None = None
         self._rounds = 0
+        self._hybrid = True
 
     @property
     def wanted(self) -> bool:
@@ -103,6 +110,7 @@ class SendOp:
     async def run(self) -> Receipt:
         """Plan, start the attempts and wait for the first ack (or the failure of every route)."""
         mesh = self._mesh
+        self._hybrid = mesh.hybrid
         now, hedges, fallbacks = mesh.plan_routes(self.peer_id)
         if not now:
             mesh.forget_send(self.msg_id)
@@ -150,6 +158,7 @@ class SendOp:
             self._failed(a, "timeout", breaker=True, router=True)
 
     def _failed(self, a: _Attempt, reason: str, *, breaker: bool, router: bool) -> None:
+        unsent = a.state == _STARTING
         a.state = _DONE
         if a.timer is not None:
             a.timer.cancel()
@@ -157,11 +166,13 @@ class SendOp:
             self._mesh.observe(self.peer_id, a.transport, False, None, reason, breaker=breaker)
         self._reasons.append((a.transport, reason))
         self._mesh.count(f"attempt_failed:{reason}")
-        self._next()
+        self._next(unsent=unsent)
 
-    def _next(self) -> None:
+    def _next(self, *, unsent: bool = False) -> None:
         if not self.wanted:
             self._maybe_forget()
+            return
+        if unsent and self._reroute():
             return
         if self._hedges:
             name, timer = self._hedges.pop(0)
@@ -182,12 +193,38 @@ class SendOp:
             DeliveryError(self.peer_id, f"all {n} attempts failed", attempts=n, reasons=tuple(self._reasons))
         )
 
+    def _reroute(self) -> bool:
+        """An attempt could not be made: plan the routes not started yet again, at once.
+
+        Launching the next hedge early in the failed attempt's place would leave that hedge
+        unhedged, and the route after it a fallback that starts only after the hedge's full
+        attempt timeout: a best transport that is down (no link, dials refused) would cost
+        every send its hedging. The new plan counts the attempts still in flight against
+        ``max_parallel``. Hybrid plans only (a legacy plan is sequential by design).
+        """
+        if not (self._hybrid and self._mesh.hybrid) or not (self._hedges or self._fallbacks):
+            return False
+        rest = [name for name, _ in self._hedges]
+        rest.extend(self._fallbacks)
+        busy = sum(1 for a in self._attempts if a.state != _DONE)
+        now, hedges, fallbacks = self._mesh.plan_routes(self.peer_id, among=rest, busy=busy)
+        if not now:
+            return False
+        for _, timer in self._hedges:
+            timer.cancel()
+        self._hedges.clear()
+        self._fallbacks.clear()
+        self._mesh.count("reroutes")
+        self._start(now, hedges, fallbacks)
+        return True
+
     def _replan(self) -> bool:
         """Every route of the plan failed: plan again (fresh estimates, breakers) if time is left."""
         now, hedges, fallbacks = self._mesh.plan_routes(self.peer_id)
         if not now:
             return False
         self._rounds += 1
+        self._hybrid = self._mesh.hybrid
         self._mesh.count("replans")
         self._start(now, hedges, fallbacks)
         return True
