@@ -306,7 +306,7 @@ def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> st
         "  better for swarmmesh). The machine is a shared 2-vCPU VM: absolute numbers move by up to 2x",
         "  between runs; ratios within one run are steadier.",
         "",
-        "## Goals of the Foundation issue",
+        "## Goals (Foundation, chain and mesh issues)",
         "",
         "| goal | target | measured | verdict |",
         "|---|---|---|---|",
