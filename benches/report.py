@@ -333,10 +333,16 @@ def render(rows: list[Row], crit: list[tuple[str, float, str]], mode: str) -> st
                 f"| {r.name} | {fmt_time(r.per_item_s)} | {fmt_time(r.min_s / r.items)} "
                 f"| {r.items} | {r.rounds} | {rel} |"
             )
-        extras = {k: v for r in members for k, v in r.extra.items() if k not in ("items", "calls_per_round")}
-        if extras:
-            recorded = "; ".join(f"`{k}` = {json.dumps(v)}" for k, v in sorted(extras.items()))
-            lines += ["", f"Recorded by the benchmark itself (its own cross-check): {recorded}"]
+        # Each benchmark's own records, under its name (two benchmarks of a group may record
+        # the same key with different meanings, so they are never merged).
+        recorded_lines = []
+        for r in members:
+            extras = {k: v for k, v in r.extra.items() if k not in ("items", "calls_per_round")}
+            if extras:
+                recorded = "; ".join(f"`{k}` = {json.dumps(v)}" for k, v in sorted(extras.items()))
+                recorded_lines.append(f"- {r.name}: {recorded}")
+        if recorded_lines:
+            lines += ["", "Recorded by the benchmarks themselves (their own cross-checks):", *recorded_lines]
         lines.append("")
     if crit:
         lines += ["## Rust core alone (criterion)", "", "| benchmark | mean | throughput |", "|---|---|---|"]
