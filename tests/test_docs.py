@@ -26,7 +26,6 @@ def python_blocks(path: Path) -> list[str]:
         "docs/protocol.md",
         "docs/transports.md",
         "docs/chain.md",
-        "docs/transports.md",
         "docs/demo.md",
     ],
 )
