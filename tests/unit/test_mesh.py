@@ -395,3 +395,32 @@ async def test_a_dead_route_in_the_plan_does_not_cost_the_send_its_hedge(
         # The ack came while gun's attempt was still waiting for its own: no timeout yet.
         assert counters.get("attempt_failed:timeout", 0) == before.get("attempt_failed:timeout", 0)
         assert counters["reroutes"] == before.get("reroutes", 0) + 1
+
+
+async def test_a_relay_never_forwards_a_broadcast_back_to_its_origin() -> None:
+    # Triangle a-b-c on one transport; the direct a-c link is slow, so c hears a's broadcast
+    # from b first. c must forward it to neither b (it came from b) nor a (its origin).
+    clock = ManualClock()
+    net = MemoryNetwork(seed=3, clock=clock)
+    ka, kb, kc = _kp(0), _kp(1), _kp(2)
+    net.set_conditions("integrated", latency_ms=50.0, between=(ka.address, kc.address))
+    meshes = [
+        Mesh(k, [net.transport("integrated", k)], config=MeshConfig(seed=i), clock=clock)
+        for i, k in enumerate((ka, kb, kc))
+    ]
+    a, b, c = meshes
+    for m in meshes:
+        await m.start()
+    try:
+        await a.connect(kb.address)
+        await b.connect(kc.address)
+        await a.connect(kc.address)
+        subs = [m.subscribe("news") for m in (b, c)]
+        await a.broadcast("news", b"hello")
+        await clock.advance(0.2, step=0.01)
+        assert all(s.get_nowait() is not None for s in subs)
+        assert a.stats()["counters"].get("duplicates", 0) == 0  # nothing came back to the origin
+        assert c.stats()["counters"].get("duplicates", 0) == 1  # a's own slow copy, dropped
+    finally:
+        for m in meshes:
+            await m.stop()

@@ -128,7 +128,9 @@ class Flood:
                 mesh.count("forwarded")
                 if targets is None:
                     targets = self.targets()
-                self.send(self._forwarded(env).to_bytes(), env.message_id, senders[env.message_id], targets)
+                # Never back to the peers it came from, nor to its origin (which has it).
+                exclude = [*senders[env.message_id], env.origin_id]
+                self.send(self._forwarded(env).to_bytes(), env.message_id, exclude, targets)
 
     def _forwarded(self, env: Envelope) -> Envelope:
         """``env`` one hop on; the TTL (which relays can change) capped at our own ``broadcast_ttl``."""
