@@ -30,7 +30,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::envelope::{MAX_ENVELOPE_LEN, Wire};
+use crate::codec::Reader;
+use crate::envelope::MAX_ENVELOPE_LEN;
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
 /// The first byte of a chunk frame.
@@ -81,8 +82,8 @@ fn inconsistent(detail: impl Into<String>) -> CoreError {
 
 /// Decodes one chunk frame; checks what one chunk alone can show.
 pub fn decode_chunk(frame: &[u8]) -> CoreResult<Chunk<'_>> {
-    let mut r = Wire::new(WHAT, frame);
-    let t = r.u8()?;
+    let mut r = Reader::new(WHAT, frame);
+    let t = r.u8("frame type")?;
     if t != FRAME_CHUNK {
         return Err(CoreError::decode(
             WHAT,
@@ -91,10 +92,10 @@ pub fn decode_chunk(frame: &[u8]) -> CoreResult<Chunk<'_>> {
         ));
     }
     r.version(CHUNK_VERSION)?;
-    let chunk_id = r.array::<CHUNK_ID_LEN>()?;
-    let index = r.u16()?;
-    let count = r.u16()?;
-    let total_len = r.u32()?;
+    let chunk_id = r.array::<CHUNK_ID_LEN>("chunk id")?;
+    let index = r.u16("index")?;
+    let count = r.u16("count")?;
+    let total_len = r.u32("total length")?;
     let data = r.rest();
     if count < 2 {
         return Err(CoreError::decode(

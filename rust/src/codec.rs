@@ -203,6 +203,25 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// A version byte that must be `version` (`unknown_version` otherwise).
+    pub fn version(&mut self, version: u8) -> CoreResult<()> {
+        let got = self.u8("version")?;
+        if got != version {
+            return Err(self.error(
+                DecodeReason::UnknownVersion,
+                format!("version {got}, this build reads {version}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every byte not read yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let out = &self.data[self.pos..];
+        self.pos = self.data.len();
+        out
+    }
+
     /// Fails with `trailing_bytes` unless every byte was read.
     pub fn finish(&self) -> CoreResult<()> {
         if self.remaining() != 0 {

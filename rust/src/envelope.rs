@@ -39,6 +39,7 @@
 //! [`verify_batch`] checks many envelopes with one batch equation
 //! ([`crate::crypto::verify_batch`]).
 
+use crate::codec::Reader;
 use crate::crypto::{self, BatchItem, PUBLIC_KEY_LEN, SIGNATURE_LEN, SecretKey};
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
@@ -479,8 +480,8 @@ impl Envelope<&[u8]> {
 /// a [`CoreError::Decode`] whose reason says why. Never panics and never
 /// allocates more than the topic before checking that the input holds it.
 pub fn decode(data: &[u8]) -> CoreResult<Envelope<&[u8]>> {
-    let mut r = Wire::new(WHAT, data);
-    let frame = r.u8()?;
+    let mut r = Reader::new(WHAT, data);
+    let frame = r.u8("frame type")?;
     if frame != FRAME_ENVELOPE {
         return Err(CoreError::decode(
             WHAT,
@@ -489,11 +490,11 @@ pub fn decode(data: &[u8]) -> CoreResult<Envelope<&[u8]>> {
         ));
     }
     r.version(ENVELOPE_VERSION)?;
-    let kind_byte = r.u8()?;
+    let kind_byte = r.u8("kind")?;
     let kind = Kind::from_byte(kind_byte).ok_or_else(|| {
         CoreError::decode(WHAT, DecodeReason::UnknownKind, format!("kind {kind_byte}"))
     })?;
-    let flags = r.u8()?;
+    let flags = r.u8("flags")?;
     if flags & !KNOWN_FLAGS != 0 {
         return Err(CoreError::decode(
             WHAT,
@@ -501,34 +502,34 @@ pub fn decode(data: &[u8]) -> CoreResult<Envelope<&[u8]>> {
             format!("unknown flag bits {:#04x}", flags & !KNOWN_FLAGS),
         ));
     }
-    let ttl = r.u8()?;
-    let hops = r.u8()?;
-    let message_id = r.array::<MESSAGE_ID_LEN>()?;
-    let timestamp_ms = r.u64()?;
-    let origin = r.array::<PUBLIC_KEY_LEN>()?;
+    let ttl = r.u8("ttl")?;
+    let hops = r.u8("hops")?;
+    let message_id = r.array::<MESSAGE_ID_LEN>("message id")?;
+    let timestamp_ms = r.u64("timestamp")?;
+    let origin = r.array::<PUBLIC_KEY_LEN>("origin")?;
     let target = if flags & FLAG_TARGET != 0 {
-        Some(r.array::<PUBLIC_KEY_LEN>()?)
+        Some(r.array::<PUBLIC_KEY_LEN>("target")?)
     } else {
         None
     };
-    let topic_len = usize::from(r.u8()?);
-    let topic = std::str::from_utf8(r.take(topic_len)?).map_err(|e| {
+    let topic_len = usize::from(r.u8("topic length")?);
+    let topic = std::str::from_utf8(r.take(topic_len, "topic")?).map_err(|e| {
         CoreError::decode(
             WHAT,
             DecodeReason::NonCanonical,
             format!("topic is not UTF-8 ({e})"),
         )
     })?;
-    let payload_len = r.u32()? as usize;
+    let payload_len = r.u32("payload length")? as usize;
     if payload_len > MAX_PAYLOAD {
         return Err(Violation::PayloadTooLong(payload_len).into_decode());
     }
     if kind.is_control() && payload_len > MAX_CONTROL_PAYLOAD {
         return Err(Violation::ControlPayloadTooLong(kind, payload_len).into_decode());
     }
-    let payload = r.take(payload_len)?;
+    let payload = r.take(payload_len, "payload")?;
     let signature = if flags & FLAG_SIGNATURE != 0 {
-        Some(r.array::<SIGNATURE_LEN>()?)
+        Some(r.array::<SIGNATURE_LEN>("signature")?)
     } else {
         None
     };
@@ -599,90 +600,6 @@ impl Writer<'_> {
     fn put(&mut self, b: &[u8]) {
         self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
         self.pos += b.len();
-    }
-}
-
-/// A bounds-checked little-endian reader of network frames; every failure is a
-/// `Decode` error naming `what`.
-pub(crate) struct Wire<'a> {
-    what: &'static str,
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Wire<'a> {
-    pub(crate) fn new(what: &'static str, data: &'a [u8]) -> Self {
-        Self { what, data, pos: 0 }
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> CoreResult<&'a [u8]> {
-        let have = self.data.len() - self.pos;
-        if have < n {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::Truncated,
-                format!("need {n} more bytes at offset {}, have {have}", self.pos),
-            ));
-        }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    pub(crate) fn array<const N: usize>(&mut self) -> CoreResult<[u8; N]> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-
-    pub(crate) fn u8(&mut self) -> CoreResult<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub(crate) fn u16(&mut self) -> CoreResult<u16> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    pub(crate) fn u32(&mut self) -> CoreResult<u32> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    pub(crate) fn u64(&mut self) -> CoreResult<u64> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    pub(crate) fn version(&mut self, version: u8) -> CoreResult<()> {
-        let got = self.u8()?;
-        if got != version {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::UnknownVersion,
-                format!("version {got}, this build reads {version}"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The rest of the input.
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        let s = &self.data[self.pos..];
-        self.pos = self.data.len();
-        s
-    }
-
-    pub(crate) fn finish(&self) -> CoreResult<()> {
-        if self.pos != self.data.len() {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::TrailingBytes,
-                format!(
-                    "{} bytes after the end at offset {}",
-                    self.data.len() - self.pos,
-                    self.pos
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 
