@@ -8,6 +8,9 @@ is the whole path: decode, sizes, proof of work, link, time, Merkle root,
 duplicates, reward, Ed25519 batch verification, state transition, undo record.
 Beside it:
 
+* the same validation with the decompressed-key cache emptied before each round (every
+  sender new to the node; the default rows see the keys again from the second round on, as
+  a node does whose pool admitted the transactions before the block came);
 * the same validation on two threads;
 * ``swarmmesh.verify_batch`` of the block's 1 001 signatures alone (the floor);
 * pynacl 1.6 ``VerifyKey.verify`` of the same 1 001 signatures one by one: what
@@ -26,7 +29,17 @@ from nacl.signing import VerifyKey
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benches.python.conftest import scaled
-from swarmmesh import Block, BlockHeader, Keypair, Transaction, merkle_root, mine, verify_batch
+from swarmmesh import (
+    Block,
+    BlockHeader,
+    Keypair,
+    Transaction,
+    key_cache_stats,
+    merkle_root,
+    mine,
+    reset_key_cache,
+    verify_batch,
+)
 from swarmmesh._core import HEADER_VERSION, ChainParams, Ledger
 
 GROUP = "chain-validate-1000tx"
@@ -111,6 +124,26 @@ def test_validate_1000tx_swarmmesh_1thread(benchmark: BenchmarkFixture) -> None:
     benchmark.extra_info["tx_per_s"] = round(ITEMS / ours)
     benchmark.extra_info["pynacl_sigs_per_s"] = round(ITEMS / theirs)
     benchmark.extra_info["ratio_vs_pynacl"] = round(theirs / ours, 2)
+
+
+def test_validate_1000tx_cold_keys_swarmmesh_1thread(benchmark: BenchmarkFixture) -> None:
+    """As the one-thread row, but every round starts with an empty decompressed-key cache."""
+    benchmark.group = GROUP
+    benchmark.extra_info["items"] = ITEMS
+    benchmark.extra_info["threads"] = 1
+
+    def setup() -> tuple[tuple[Ledger], dict[str, object]]:
+        reset_key_cache()
+        return (LEDGER.copy(),), {}
+
+    def run(ledger: Ledger) -> bool:
+        return ledger.connect(RAW, PARENT, 0, 10_000, threads=1).ok
+
+    try:
+        assert benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+        assert key_cache_stats()["hits"] == 0
+    finally:
+        reset_key_cache()
 
 
 def test_validate_1000tx_swarmmesh_2threads(benchmark: BenchmarkFixture) -> None:

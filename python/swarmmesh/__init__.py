@@ -40,7 +40,15 @@ from swarmmesh.errors import (
     SwarmMeshError,
 )
 from swarmmesh.flags import FeatureFlags
-from swarmmesh.identity import Keypair, address_of, public_key_of, verify, verify_batch
+from swarmmesh.identity import (
+    Keypair,
+    address_of,
+    key_cache_stats,
+    public_key_of,
+    reset_key_cache,
+    verify,
+    verify_batch,
+)
 from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.gossip import Message, Receipt
 from swarmmesh.mesh.orchestrator import Mesh
@@ -89,9 +97,11 @@ __all__ = [
     "WebSocketTransport",
     "__version__",
     "address_of",
+    "key_cache_stats",
     "merkle_root",
     "mine",
     "public_key_of",
+    "reset_key_cache",
     "token_id",
     "verify",
     "verify_batch",

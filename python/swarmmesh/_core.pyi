@@ -45,9 +45,11 @@ __all__ = [
     "Verdict",
     "__version__",
     "address_of",
+    "key_cache_stats",
     "merkle_root",
     "mine",
     "public_key_of",
+    "reset_key_cache",
     "sha256",
     "split_frame",
     "token_id",
@@ -628,6 +630,12 @@ def verify_batch(
     threads: int | None = None,
 ) -> list[bool]:
     """One verdict per triple, by batch verification over `threads` workers (default: every core)."""
+
+def key_cache_stats() -> dict[str, int]:
+    """Size and counters of the decompressed-key cache: entries, capacity, hits, misses."""
+
+def reset_key_cache(capacity: int | None = None) -> None:
+    """Empty the decompressed-key cache and bound it to `capacity` keys (0: off; None: 16 384)."""
 
 def address_of(public_key: _Id) -> str:
     """The address (`sw1...`, bech32m with a checksum) of a 32-byte public key."""

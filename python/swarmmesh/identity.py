@@ -15,10 +15,26 @@ import stat
 from pathlib import Path
 from typing import Final
 
-from swarmmesh._core import SigningKey, address_of, public_key_of, verify, verify_batch
+from swarmmesh._core import (
+    SigningKey,
+    address_of,
+    key_cache_stats,
+    public_key_of,
+    reset_key_cache,
+    verify,
+    verify_batch,
+)
 from swarmmesh.errors import KeyFileError
 
-__all__ = ["Keypair", "address_of", "public_key_of", "verify", "verify_batch"]
+__all__ = [
+    "Keypair",
+    "address_of",
+    "key_cache_stats",
+    "public_key_of",
+    "reset_key_cache",
+    "verify",
+    "verify_batch",
+]
 
 _FORMAT: Final = "swarmmesh-keypair"
 _VERSION: Final = 1

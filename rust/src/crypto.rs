@@ -1,7 +1,8 @@
 //! Keys, signatures, hashes and addresses.
 //!
-//! * **Signatures** are Ed25519 under the ZIP-215 rules (`ed25519-zebra`): one
-//!   precisely specified acceptance rule, cofactored, that single and batch
+//! * **Signatures** are Ed25519 under the ZIP-215 rules (the rule of
+//!   `ed25519-zebra`, implemented in [`ed25519`] on curve25519-dalek and checked
+//!   against zebra item by item): one precisely specified acceptance rule, cofactored, that single and batch
 //!   verification both implement. With the usual libraries a signature crafted
 //!   with small-order components can pass a batch and fail a single check (or the
 //!   reverse), which would let an attacker split nodes that validate the same
@@ -13,18 +14,22 @@
 //!   deterministic and needs no randomness from the caller, yet no signer can
 //!   predict the coefficients before fixing its signature. A failing batch is
 //!   re-checked item by item so the caller learns *which* signatures fail. Large
-//!   batches are split across threads.
+//!   batches are split across threads. Decompressed public keys are kept in a
+//!   bounded cache ([`keycache`]), since the same keys sign again and again.
 //! * **Hashes** are SHA-256.
 //! * **Addresses** are the bech32m encoding (BIP-350) of the 32-byte public key
 //!   under the human-readable prefix `sw`: `sw1` followed by 58 characters, the
 //!   last six a checksum that catches any four substituted characters.
 
 use bech32::{Bech32m, Hrp, primitives::decode::CheckedHrpstring};
-use ed25519_zebra::{
-    SigningKey, VerificationKey, VerificationKeyBytes, batch::Verifier, ed25519::Signature,
-};
-use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
+use ed25519_zebra::{SigningKey, VerificationKeyBytes};
 use sha2::{Digest, Sha256};
+
+mod ed25519;
+pub mod keycache;
+
+pub use ed25519::{key_cache_stats, reset_key_cache, verify};
+pub use keycache::KeyCacheStats;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -41,9 +46,6 @@ pub const ADDRESS_LEN: usize = 61;
 
 /// Batches below this size are verified on the calling thread only.
 const MIN_ITEMS_PER_THREAD: usize = 64;
-
-/// Domain separator of the batch-coefficient transcript.
-const BATCH_DOMAIN: &[u8] = b"swarmmesh/ed25519-batch/v1";
 
 /// SHA-256 of `data`.
 #[inline]
@@ -101,17 +103,6 @@ impl std::fmt::Debug for SecretKey {
             .field("public", &address_of(&self.public))
             .finish_non_exhaustive()
     }
-}
-
-/// Whether `sig` is a valid signature of `msg` by `public_key` (ZIP-215 rules).
-///
-/// Never panics: a key that is not a curve point, or a signature whose scalar is
-/// not canonical, is simply invalid.
-pub fn verify(public_key: &[u8; PUBLIC_KEY_LEN], msg: &[u8], sig: &[u8; SIGNATURE_LEN]) -> bool {
-    let Ok(vk) = VerificationKey::try_from(*public_key) else {
-        return false;
-    };
-    vk.verify(&Signature::from_bytes(sig), msg).is_ok()
 }
 
 /// One (key, message, signature) triple of a batch.
@@ -185,31 +176,9 @@ fn verify_chunk(items: &[BatchItem<'_>]) -> Vec<bool> {
         .collect()
 }
 
-/// The batch equation over `items` with transcript-derived coefficients.
+/// The batch equation over `items` (see [`ed25519`]).
 fn batch_equation(items: &[BatchItem<'_>]) -> bool {
-    match items {
-        [] => true,
-        [one] => verify(one.public_key, one.msg, one.sig),
-        _ => {
-            let mut transcript = Sha256::new();
-            transcript.update(BATCH_DOMAIN);
-            transcript.update((items.len() as u64).to_le_bytes());
-            let mut verifier = Verifier::new();
-            for i in items {
-                transcript.update(i.public_key);
-                transcript.update(i.sig);
-                transcript.update((i.msg.len() as u64).to_le_bytes());
-                transcript.update(i.msg);
-                verifier.queue((
-                    VerificationKeyBytes::from(*i.public_key),
-                    Signature::from_bytes(i.sig),
-                    i.msg,
-                ));
-            }
-            let seed: [u8; 32] = transcript.finalize().into();
-            verifier.verify(ChaCha20Rng::from_seed(seed)).is_ok()
-        }
-    }
+    ed25519::batch_equation(items)
 }
 
 /// The address of `public_key`: bech32m under the prefix `sw`.

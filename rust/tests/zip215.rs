@@ -217,3 +217,51 @@ fn one_invalid_vector_fails_the_batch_equation_wherever_it_sits() {
     assert_eq!(verdicts.iter().filter(|ok| !**ok).count(), 1);
     assert!(!verdicts[33]);
 }
+
+/// ed25519-zebra's own verdict, the reference implementation of ZIP 215.
+fn zebra(a: &[u8; 32], msg: &[u8], s: &[u8; 64]) -> bool {
+    ed25519_zebra::VerificationKey::try_from(*a).is_ok_and(|vk| {
+        vk.verify(&ed25519_zebra::ed25519::Signature::from_bytes(s), msg)
+            .is_ok()
+    })
+}
+
+#[test]
+fn verdicts_match_zebra_with_the_key_cache_cold_off_and_warm() {
+    let mut s_one = [0u8; 32];
+    s_one[0] = 1;
+    let l: [u8; 32] = hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+    let mut cases = small_order_grid([0; 32]);
+    cases.extend(small_order_grid(s_one).into_iter().step_by(5));
+    cases.extend(small_order_grid(l).into_iter().step_by(5));
+    cases.extend(mixed());
+    cases.extend(mixed().into_iter().map(|(a, mut s)| {
+        s[40] ^= 4;
+        (a, s)
+    }));
+    let want: Vec<bool> = cases.iter().map(|(a, s)| zebra(a, MSG, s)).collect();
+    assert!(want.iter().any(|w| *w) && want.iter().any(|w| !*w));
+    // Off, then on and cold, then warm (the valid cases cached their keys, which the
+    // invalid cases share).
+    for capacity in [0, swarmmesh::crypto::keycache::DEFAULT_CAPACITY] {
+        swarmmesh::crypto::reset_key_cache(capacity);
+        for round in 0..2 {
+            for ((a, s), w) in cases.iter().zip(&want) {
+                assert_eq!(
+                    verify(a, MSG, s),
+                    *w,
+                    "{a:02x?} capacity={capacity} round={round}"
+                );
+            }
+            let valid: Vec<_> = cases
+                .iter()
+                .zip(&want)
+                .filter(|(_, w)| **w)
+                .map(|(c, _)| *c)
+                .collect();
+            assert!(verify_all(&items(&valid), 1));
+            let verdicts = verify_batch(&items(&cases), 1);
+            assert_eq!(verdicts, want, "batch, capacity={capacity} round={round}");
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! Ed25519 keys and signatures, SHA-256 and addresses.
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use super::args::id_bytes;
+use super::errors::argument_type_error;
 use crate::crypto::{self, BatchItem, PUBLIC_KEY_LEN, SEED_LEN, SIGNATURE_LEN, SecretKey};
 use crate::error::CoreError;
 
@@ -167,7 +168,51 @@ fn public_key_of<'py>(py: Python<'py>, address: &str) -> PyResult<Bound<'py, PyB
     Ok(PyBytes::new(py, &crypto::public_key_of(address)?))
 }
 
+/// The largest bound `reset_key_cache` accepts (about 200 MB when full).
+const MAX_KEY_CACHE: usize = 1 << 20;
+
+/// Size and counters of the cache of decompressed public keys that signature
+/// verification keeps: `entries`, `capacity`, `hits`, `misses`.
+#[pyfunction]
+fn key_cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let s = crypto::key_cache_stats();
+    let d = PyDict::new(py);
+    d.set_item("entries", s.entries)?;
+    d.set_item("capacity", s.capacity)?;
+    d.set_item("hits", s.hits)?;
+    d.set_item("misses", s.misses)?;
+    Ok(d)
+}
+
+/// Empties the decompressed-key cache and bounds it to `capacity` keys (0
+/// turns it off; `None`, the default, restores the default bound of 16 384).
+/// Verdicts never depend on the cache; only speed does.
+#[pyfunction]
+#[pyo3(signature = (capacity = None))]
+fn reset_key_cache(capacity: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let Some(capacity) = capacity else {
+        crypto::reset_key_cache(crypto::keycache::DEFAULT_CAPACITY);
+        return Ok(());
+    };
+    let value: i64 = capacity.extract().map_err(|_| {
+        argument_type_error("capacity", format!("an int, got {}", capacity.get_type()))
+    })?;
+    let value = usize::try_from(value)
+        .ok()
+        .filter(|c| *c <= MAX_KEY_CACHE)
+        .ok_or_else(|| {
+            CoreError::invalid(
+                "capacity",
+                format!("an int in [0, {MAX_KEY_CACHE}], got {value}"),
+            )
+        })?;
+    crypto::reset_key_cache(value);
+    Ok(())
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(key_cache_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(reset_key_cache, m)?)?;
     m.add_class::<PySigningKey>()?;
     m.add_function(wrap_pyfunction!(sha256, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
