@@ -93,6 +93,7 @@ class Chain:
         "_orphans",
         "_params",
         "_pool",
+        "_pruned_through",
         "_seq",
         "_store",
         "_tip",
@@ -125,6 +126,7 @@ class Chain:
             BlockNode(genesis.id, _ZERO, 0, genesis.header.work, 0, genesis.timestamp_ms)
         )
         self._seq = 0
+        self._pruned_through = -1
         self._tip: BlockHeader = genesis.header
         self._load()
 
@@ -196,6 +198,7 @@ class Chain:
                 )
             )
         self._index = index
+        self._pruned_through = -1
         self._seq = self._store.max_block_seq() + 1
         self._headers.clear()
         self._ledger = Ledger.from_entries(self._params, self._store.state_entries())
@@ -470,6 +473,17 @@ class Chain:
             return AcceptResult("orphan", id=block_id)
         if parent.status != "valid":
             return self._reject(block, "bad-prev")
+        depth = int(self._tip.height) - self._index.fork_point(bytes(self._tip.id), parent.id).height
+        if depth > self._config.max_fork_depth:
+            # Not invalid (another node may still be on that branch), but this node will never
+            # reorganise that deep, so the block would only take space: refused, not stored.
+            log.info(
+                "refused block %s: it forks %d blocks below the tip (max_fork_depth %d)",
+                block_id.hex()[:16],
+                depth,
+                self._config.max_fork_depth,
+            )
+            return AcceptResult("rejected", "fork-too-deep", id=block_id)
         mtp = self._index.median_time_past(parent.id, self._params.median_span)
         verdict = self._ledger.check_header(header, self._header(parent.id), mtp, now)
         if not verdict.ok:
@@ -541,6 +555,7 @@ class Chain:
             best = self._index.best()
             tip_id = bytes(self._tip.id)
             if best.id == tip_id:
+                self._prune_side_branches()
                 return failures
             fork = self._index.fork_point(tip_id, best.id)
             disconnect = self._index.path(fork.id, tip_id)
@@ -572,6 +587,42 @@ class Chain:
                 failure.reason,
                 len(marked),
             )
+
+    def _prune_side_branches(self) -> None:
+        """Delete the side branches that fork more than ``max_fork_depth`` below the tip.
+
+        A branch forking at height ``f`` can only become the tip through a reorganisation
+        ``tip height - f`` deep, which this node refuses once that exceeds ``max_fork_depth``.
+        Each best-chain height is examined once, when it sinks below that depth, so the work
+        is constant per block and side branches take space only near the tip.
+        """
+        limit = int(self._tip.height) - self._config.max_fork_depth - 1
+        if limit <= self._pruned_through:
+            return
+        first = self._pruned_through + 1
+        if limit - first > 64:
+            main = self._store.main_ids()
+
+            def main_at(height: int) -> bytes | None:
+                return main[height] if height < len(main) else None
+
+        else:
+            main_at = self._store.main_id
+        doomed: list[bytes] = []
+        for height in range(first, limit + 1):
+            here, above = main_at(height), main_at(height + 1)
+            if here is None:  # pragma: no cover - heights below the tip are on the best chain
+                continue
+            doomed.extend(child for child in self._index.children(here) if child != above)
+        self._pruned_through = limit
+        if not doomed:
+            return
+        removed = [node.id for child in doomed for node in self._index.remove(child)]
+        with self._store.transaction():
+            self._store.delete_blocks(removed)
+        for block_id in removed:
+            self._headers.pop(block_id, None)
+        log.info("pruned %d side-branch blocks forking at or below height %d", len(removed), limit)
 
     def _send_back(self, block_id: bytes, now: int) -> None:
         """Move a stored block too far ahead of ``now`` to the deferred buffer, its descendants to orphans."""

@@ -96,6 +96,7 @@ class ChainConfig:
         "deferred_max_age_ms": "how long a deferred block may wait",
         "max_deferred": "most blocks waiting because their timestamp is too far ahead",
         "max_deferred_bytes": "most encoded bytes of deferred blocks (oldest evicted)",
+        "max_fork_depth": "deepest reorganisation followed: deeper side branches are refused and pruned",
         "max_invalid": "most invalid block content hashes remembered",
         "max_orphan_bytes": "most encoded bytes of orphan blocks (oldest evicted)",
         "max_orphans": "most blocks waiting for an unknown parent (oldest evicted)",
@@ -111,6 +112,7 @@ class ChainConfig:
     max_deferred: int
     deferred_max_age_ms: int
     max_deferred_bytes: int
+    max_fork_depth: int
     max_invalid: int
     threads: int | None
     now_ms: Callable[[], int]
@@ -125,6 +127,7 @@ class ChainConfig:
         max_deferred: int = 256,
         deferred_max_age_ms: int = 3 * 3_600_000,
         max_deferred_bytes: int = 64 * 1024 * 1024,
+        max_fork_depth: int = 100,
         max_invalid: int = 4096,
         threads: int | None = None,
         now_ms: Callable[[], int] = _wall_clock_ms,
@@ -136,6 +139,7 @@ class ChainConfig:
             "max_deferred": max_deferred,
             "deferred_max_age_ms": deferred_max_age_ms,
             "max_deferred_bytes": max_deferred_bytes,
+            "max_fork_depth": max_fork_depth,
             "max_invalid": max_invalid,
         }
         for name, value in values.items():
