@@ -532,3 +532,36 @@ def test_random_blocks_connect_and_disconnect_exactly(
     while undos:
         tip.ledger.disconnect(undos.pop())
         assert (tip.ledger.state_hash(), tip.ledger.entries()) == history.pop()
+
+
+def test_a_transaction_object_remembers_its_verified_signature() -> None:
+    """The pool re-judges its transactions after every block: only the state is checked again."""
+    from swarmmesh import key_cache_stats, reset_key_cache
+
+    tip = Tip()
+    txs = [transfer(ALICE, CAROL, 1 + i, nonce=i) for i in range(5)]
+    reset_key_cache()
+
+    def lookups() -> int:
+        s = key_cache_stats()
+        return s["hits"] + s["misses"]
+
+    assert tip.ledger.apply_sequence(txs) == [None] * 5
+    first = lookups()
+    assert first >= 1  # verified once (the batch looks its key up)
+    assert tip.ledger.apply_sequence(txs) == [None] * 5
+    assert lookups() == first  # no signature checked again
+    # Bytes carry no memory: verified every time.
+    assert tip.ledger.apply_sequence([t.to_bytes() for t in txs]) == [None] * 5
+    assert lookups() > first
+    # A copy decoded from the same bytes is a new object: verified once, then remembered.
+    copy = Transaction.from_bytes(txs[0].to_bytes())
+    before = lookups()
+    assert tip.ledger.apply_sequence([copy]) == [None]
+    assert lookups() == before + 1
+    assert tip.ledger.apply_sequence([copy]) == [None]
+    assert lookups() == before + 1
+    # A forged signature is never remembered as valid.
+    forged = flip_signature(txs[0])
+    assert tip.ledger.apply_sequence([forged]) == ["bad-signature"]
+    assert tip.ledger.apply_sequence([forged]) == ["bad-signature"]

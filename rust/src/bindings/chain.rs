@@ -6,6 +6,8 @@
 //! attribute read, not a hash), a block its bytes, content hash and the ids of
 //! its transactions (which the ledger bindings reuse instead of re-hashing).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
@@ -84,6 +86,10 @@ pub(crate) struct PyTransaction {
     pub(crate) id: Hash32,
     id_obj: Py<PyBytes>,
     bytes: Py<PyBytes>,
+    /// Whether the signature is known to verify (set once it has): the object
+    /// is immutable and the verdict depends on its bytes alone, so the pool
+    /// never verifies one transaction twice.
+    signature_ok: AtomicBool,
 }
 
 impl PyTransaction {
@@ -103,7 +109,18 @@ impl PyTransaction {
             id,
             id_obj: PyBytes::new(py, &id).unbind(),
             bytes: bytes.unbind(),
+            signature_ok: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this transaction's signature has already been verified.
+    pub(crate) fn signature_known_valid(&self) -> bool {
+        self.signature_ok.load(Ordering::Relaxed)
+    }
+
+    /// Records that this transaction's signature verifies.
+    pub(crate) fn set_signature_valid(&self) {
+        self.signature_ok.store(true, Ordering::Relaxed);
     }
 
     /// The canonical bytes (cached).
@@ -718,6 +735,7 @@ impl PyBlock {
                     id: *id,
                     id_obj: PyBytes::new(py, id).unbind(),
                     bytes: PyBytes::new(py, &raw).unbind(),
+                    signature_ok: AtomicBool::new(false),
                 },
             )?);
         }

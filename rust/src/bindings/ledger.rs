@@ -495,14 +495,18 @@ impl PyLedger {
         threads: Option<usize>,
     ) -> PyResult<Vec<Option<&'static str>>> {
         let threads = thread_count(threads)?;
-        // Decoded transactions, or None where the bytes do not decode.
+        // Decoded transactions, or None where the bytes do not decode; for
+        // Transaction objects, the object too (it remembers a verified signature).
         let mut parsed: Vec<Option<Transaction>> = Vec::new();
+        let mut objects: Vec<Option<Bound<'_, PyTransaction>>> = Vec::new();
         for item in txs.try_iter()? {
             let item = item?;
             if let Ok(t) = item.cast::<PyTransaction>() {
                 parsed.push(Some(t.get().inner.clone()));
+                objects.push(Some(t.clone()));
             } else if let Ok(b) = item.cast::<PyBytes>() {
                 parsed.push(Transaction::decode(b.as_bytes()).ok());
+                objects.push(None);
             } else {
                 return Err(super::errors::argument_type_error(
                     "txs",
@@ -510,14 +514,32 @@ impl PyLedger {
                 ));
             }
         }
-        let valid: Vec<Transaction> = parsed.iter().flatten().cloned().collect();
+        let mut valid: Vec<Transaction> = Vec::with_capacity(parsed.len());
+        let mut known: Vec<bool> = Vec::with_capacity(parsed.len());
+        let mut decoded: Vec<Option<&Bound<'_, PyTransaction>>> = Vec::with_capacity(parsed.len());
+        for (p, o) in parsed.iter().zip(&objects) {
+            if let Some(tx) = p {
+                valid.push(tx.clone());
+                known.push(o.as_ref().is_some_and(|o| o.get().signature_known_valid()));
+                decoded.push(o.as_ref());
+            }
+        }
         let params = self.p(py);
-        let run = || self.state.read().apply_sequence(params, &valid, threads);
-        let verdicts = if valid.len() >= DETACH_MIN_TXS {
+        let run = || {
+            self.state
+                .read()
+                .apply_sequence_known(params, &valid, threads, &known)
+        };
+        let (verdicts, sig_ok) = if valid.len() >= DETACH_MIN_TXS {
             py.detach(run)
         } else {
             run()
         };
+        for (object, ok) in decoded.iter().zip(&sig_ok) {
+            if let (Some(object), true) = (object, ok) {
+                object.get().set_signature_valid();
+            }
+        }
         let mut verdicts = verdicts.into_iter();
         Ok(parsed
             .iter()

@@ -495,24 +495,47 @@ impl Ledger {
         txs: &[Transaction],
         threads: usize,
     ) -> Vec<Result<(), TxReason>> {
+        self.apply_sequence_known(params, txs, threads, &vec![false; txs.len()])
+            .0
+    }
+
+    /// [`apply_sequence`](Self::apply_sequence) for a caller that already
+    /// verified some signatures: `known_valid[i]` skips transaction `i`'s
+    /// signature check (a signature's validity depends on its bytes alone, so a
+    /// pool re-judging its transactions against a new tip need not verify them
+    /// again). Also returns, per transaction, whether its signature is valid
+    /// (true where it was known).
+    pub fn apply_sequence_known(
+        &self,
+        params: &ChainParams,
+        txs: &[Transaction],
+        threads: usize,
+        known_valid: &[bool],
+    ) -> (Vec<Result<(), TxReason>>, Vec<bool>) {
         // One encoding per transaction: the signed message and the id.
         let signed: Vec<Vec<u8>> = txs.iter().map(Transaction::signed_bytes).collect();
-        let items: Vec<BatchItem<'_>> = txs
+        let unknown: Vec<usize> = (0..txs.len())
+            .filter(|&i| !known_valid.get(i).copied().unwrap_or(false))
+            .collect();
+        let items: Vec<BatchItem<'_>> = unknown
             .iter()
-            .zip(&signed)
-            .map(|(tx, both)| BatchItem {
-                public_key: &tx.sender,
-                msg: &both[..both.len() - crypto::SIGNATURE_LEN],
-                sig: &tx.signature,
+            .map(|&i| BatchItem {
+                public_key: &txs[i].sender,
+                msg: &signed[i][..signed[i].len() - crypto::SIGNATURE_LEN],
+                sig: &txs[i].signature,
             })
             .collect();
-        let sig_ok = crypto::verify_batch(&items, threads);
+        let mut sig_ok = vec![true; txs.len()];
+        for (&i, ok) in unknown.iter().zip(crypto::verify_batch(&items, threads)) {
+            sig_ok[i] = ok;
+        }
         let mut seen = HashSet::with_capacity(txs.len());
         let mut ov = Overlay::new(self);
-        txs.iter()
+        let verdicts = txs
+            .iter()
             .zip(&signed)
-            .zip(sig_ok)
-            .map(|((tx, both), ok)| {
+            .zip(&sig_ok)
+            .map(|((tx, both), &ok)| {
                 let id = crypto::sha256(&both[TX_SIGNING_DOMAIN.len()..]);
                 if seen.contains(&id) {
                     return Err(TxReason::Duplicate);
@@ -524,7 +547,8 @@ impl Ledger {
                 seen.insert(id);
                 Ok(())
             })
-            .collect()
+            .collect();
+        (verdicts, sig_ok)
     }
 
     /// The reward amount a block on top of this state must pay when its

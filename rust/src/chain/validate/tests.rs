@@ -488,6 +488,31 @@ fn sequence_reasons_malformed_and_duplicate() {
 }
 
 #[test]
+fn sequence_with_known_signatures_verifies_only_the_others() {
+    let fx = Fx::new();
+    let good = tx(&key(1), 0, 1, TxBody::Donate { amount: 5 });
+    let mut forged = tx(&key(1), 1, 1, TxBody::Donate { amount: 5 });
+    forged.signature[0] ^= 1;
+    let txs = [good, forged];
+    // Nothing known: the forged signature is found and reported.
+    let (v, sig) = fx
+        .ledger
+        .apply_sequence_known(&fx.p, &txs, 1, &[false, false]);
+    assert_eq!(v, [Ok(()), Err(TxReason::BadSignature)]);
+    assert_eq!(sig, [true, false]);
+    // Marked known, it is not checked again: the caller vouches for it (the
+    // bindings do so only for signatures they verified themselves).
+    let (v, sig) = fx
+        .ledger
+        .apply_sequence_known(&fx.p, &txs, 1, &[true, true]);
+    assert_eq!(v, [Ok(()), Ok(())]);
+    assert_eq!(sig, [true, true]);
+    // A short mask counts as unknown for the rest.
+    let (v, _) = fx.ledger.apply_sequence_known(&fx.p, &txs, 1, &[true]);
+    assert_eq!(v, [Ok(()), Err(TxReason::BadSignature)]);
+}
+
+#[test]
 fn sequence_skips_failures_and_later_txs_see_earlier_ones() {
     let fx = Fx::new();
     let v = fx.ledger.apply_sequence(
