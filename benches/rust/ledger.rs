@@ -11,7 +11,7 @@ use swarmmesh::chain::block::HEADER_VERSION;
 use swarmmesh::chain::params::ChainParams;
 use swarmmesh::chain::state::Ledger;
 use swarmmesh::chain::{Block, BlockHeader, Transaction, TxBody, merkle_root, mine};
-use swarmmesh::crypto::{BatchItem, SecretKey, verify_batch};
+use swarmmesh::crypto::{BatchItem, SecretKey, keycache, reset_key_cache, verify_batch};
 
 const TXS: usize = 1_000;
 const CHAIN: &str = "bench-chain";
@@ -89,6 +89,18 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("verify_batch_1000_{threads}thread"), |b| {
             b.iter(|| black_box(verify_batch(&items, threads)));
         });
+        // The same with every key new to the node: the decompressed-key cache
+        // emptied before each run (the rows above see the keys again).
+        g.bench_function(
+            format!("verify_batch_1000_cold_keys_{threads}thread"),
+            |b| {
+                b.iter_batched(
+                    || reset_key_cache(keycache::DEFAULT_CAPACITY),
+                    |()| black_box(verify_batch(&items, threads)),
+                    BatchSize::SmallInput,
+                );
+            },
+        );
         g.bench_function(format!("connect_1000tx_{threads}thread"), |b| {
             b.iter_batched_ref(
                 || ledger.clone(),
