@@ -14,6 +14,7 @@
 
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
+use crate::codec::Reader;
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
 /// The largest filter we agree to build or decode: 2^36 bits (8 GiB).
@@ -356,13 +357,13 @@ impl BloomFilter {
         let mut r = Reader::new("BloomFilter", data);
         r.magic(*MAGIC)?;
         r.version(VERSION)?;
-        r.zeros(3)?;
-        let seed = r.u64()?;
-        let capacity = r.u64()?;
-        let fp_rate = f64::from_bits(r.u64()?);
-        let num_bits = r.u64()?;
-        let num_hashes = r.u32()?;
-        r.zeros(4)?;
+        r.zeros(3, "reserved")?;
+        let seed = r.u64("seed")?;
+        let capacity = r.u64("capacity")?;
+        let fp_rate = f64::from_bits(r.u64("fp_rate")?);
+        let num_bits = r.u64("num_bits")?;
+        let num_hashes = r.u32("num_hashes")?;
+        r.zeros(4, "reserved")?;
         let filter = Self::decode_body(&mut r, capacity, fp_rate, seed, num_bits, num_hashes)?;
         r.finish()?;
         Ok(filter)
@@ -379,14 +380,14 @@ impl BloomFilter {
     ) -> CoreResult<Self> {
         let (want_bits, want_k) = optimal_params(capacity, fp_rate).map_err(|e| {
             CoreError::decode(
-                r.what,
+                r.what(),
                 DecodeReason::Inconsistent,
                 format!("bad parameters: {e}"),
             )
         })?;
         if (num_bits, num_hashes) != (want_bits, want_k) {
             return Err(CoreError::decode(
-                r.what,
+                r.what(),
                 DecodeReason::Inconsistent,
                 format!(
                     "geometry ({num_bits} bits, k {num_hashes}) does not match capacity {capacity} at fp_rate {fp_rate}"
@@ -396,11 +397,11 @@ impl BloomFilter {
         let n_words = num_bits.div_ceil(64) as usize;
         // Check the length before allocating, so a forged header cannot make us
         // allocate more than the input's own size.
-        r.need(n_words * 8)?;
+        r.need(n_words * 8, "words")?;
         let mut filter = Self::new(capacity, fp_rate, seed)?;
         let mut set = 0u64;
         for w in &mut filter.words {
-            *w = r.u64()?;
+            *w = r.u64("words")?;
             set += u64::from(w.count_ones());
         }
         let tail = num_bits % 64;
@@ -408,7 +409,7 @@ impl BloomFilter {
             if let Some(last) = filter.words.last() {
                 if last >> tail != 0 {
                     return Err(CoreError::decode(
-                        r.what,
+                        r.what(),
                         DecodeReason::NonCanonical,
                         "bits set beyond num_bits",
                     ));
@@ -417,100 +418,6 @@ impl BloomFilter {
         }
         filter.set_bits = set;
         Ok(filter)
-    }
-}
-
-/// A bounds-checked little-endian reader that reports `DecodeError`s.
-pub(crate) struct Reader<'a> {
-    pub(crate) what: &'static str,
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(what: &'static str, data: &'a [u8]) -> Self {
-        Self { what, data, pos: 0 }
-    }
-
-    pub(crate) fn need(&self, n: usize) -> CoreResult<()> {
-        let have = self.data.len() - self.pos;
-        if have < n {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::Truncated,
-                format!("need {n} more bytes at offset {}, have {have}", self.pos),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> CoreResult<&'a [u8]> {
-        self.need(n)?;
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    pub(crate) fn u64(&mut self) -> CoreResult<u64> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    pub(crate) fn u32(&mut self) -> CoreResult<u32> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(b))
-    }
-
-    pub(crate) fn magic(&mut self, magic: [u8; 4]) -> CoreResult<()> {
-        let got = self.take(4)?;
-        if got != magic.as_slice() {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::BadMagic,
-                format!("expected {magic:?}, got {got:?}"),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn version(&mut self, version: u8) -> CoreResult<()> {
-        let got = self.take(1)?[0];
-        if got != version {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::UnknownVersion,
-                format!("version {got}, this build reads {version}"),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn zeros(&mut self, n: usize) -> CoreResult<()> {
-        if self.take(n)?.iter().any(|&b| b != 0) {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::NonCanonical,
-                format!("reserved bytes before offset {} are not zero", self.pos),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(&self) -> CoreResult<()> {
-        if self.pos != self.data.len() {
-            return Err(CoreError::decode(
-                self.what,
-                DecodeReason::TrailingBytes,
-                format!(
-                    "{} bytes after the end at offset {}",
-                    self.data.len() - self.pos,
-                    self.pos
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 

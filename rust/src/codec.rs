@@ -203,6 +203,54 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Fails with `truncated` unless at least `n` bytes remain (checked before
+    /// allocating for them, so a forged length cannot make a decoder allocate
+    /// more than its input's size).
+    pub fn need(&self, n: usize, field: &str) -> CoreResult<()> {
+        if self.remaining() < n {
+            return Err(self.error(
+                DecodeReason::Truncated,
+                format!(
+                    "{field}: need {n} bytes at offset {}, {} left",
+                    self.pos,
+                    self.remaining()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Four bytes that must be `magic` (`bad_magic` otherwise).
+    pub fn magic(&mut self, magic: [u8; 4]) -> CoreResult<()> {
+        let got = self.array::<4>("magic")?;
+        if got != magic {
+            return Err(self.error(
+                DecodeReason::BadMagic,
+                format!("expected {magic:?}, got {got:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `n` reserved bytes that must be zero (`non_canonical` otherwise).
+    pub fn zeros(&mut self, n: usize, field: &str) -> CoreResult<()> {
+        if self.take(n, field)?.iter().any(|&b| b != 0) {
+            return Err(self.error(
+                DecodeReason::NonCanonical,
+                format!(
+                    "{field}: reserved bytes before offset {} are not zero",
+                    self.pos
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The name of the structure being decoded.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
     /// A version byte that must be `version` (`unknown_version` otherwise).
     pub fn version(&mut self, version: u8) -> CoreResult<()> {
         let got = self.u8("version")?;

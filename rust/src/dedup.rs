@@ -29,7 +29,8 @@
 //! treated as the latest one seen.
 
 use crate::blocked::{BlockedBloom, Geometry, Placements, geometry};
-use crate::bloom::{IdHash, Reader};
+use crate::bloom::IdHash;
+use crate::codec::Reader;
 use crate::error::{CoreError, CoreResult, DecodeReason};
 
 /// The most generations a filter may have.
@@ -446,7 +447,7 @@ impl DedupFilter {
         let mut r = Reader::new(what, data);
         r.magic(*MAGIC)?;
         r.version(VERSION)?;
-        let started_flag = r.take(1)?[0];
+        let started_flag = r.u8("started")?;
         if started_flag > 1 {
             return Err(CoreError::decode(
                 what,
@@ -454,18 +455,23 @@ impl DedupFilter {
                 "started flag not 0 or 1",
             ));
         }
-        r.zeros(2)?;
-        let seed = r.u64()?;
-        let capacity = r.u64()?;
-        let fp_rate = f64::from_bits(r.u64()?);
-        let ttl_ms = r.u64()?;
-        let generations = r.u64()?;
-        let head = r.u64()?;
-        let current_started = r.u64()?;
-        let last_now = r.u64()?;
-        let counters = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
-        let num_blocks = r.u64()?;
-        let packed = r.u64()?;
+        r.zeros(2, "reserved")?;
+        let seed = r.u64("seed")?;
+        let capacity = r.u64("capacity")?;
+        let fp_rate = f64::from_bits(r.u64("fp_rate")?);
+        let ttl_ms = r.u64("ttl_ms")?;
+        let generations = r.u64("generations")?;
+        let head = r.u64("head")?;
+        let current_started = r.u64("current_started")?;
+        let last_now = r.u64("last_now")?;
+        let counters = [
+            r.u64("counters")?,
+            r.u64("counters")?,
+            r.u64("counters")?,
+            r.u64("counters")?,
+        ];
+        let num_blocks = r.u64("num_blocks")?;
+        let packed = r.u64("packed")?;
         let stored = Geometry {
             num_blocks,
             blocks_per_item: packed as u32,
@@ -509,13 +515,15 @@ impl DedupFilter {
             )));
         }
         let gen_bytes = num_blocks as usize * 64;
-        r.need(generations as usize * (16 + gen_bytes))?;
+        r.need(generations as usize * (16 + gen_bytes), "generations")?;
         let mut f = Self::new(capacity, fp_rate, ttl_ms, generations, seed)
             .map_err(|e| inconsistent(format!("bad parameters: {e}")))?;
         for generation in &mut f.gens {
-            generation.count = r.u64()?;
-            generation.started_ms = r.u64()?;
-            generation.filter.read_words(r.take(gen_bytes)?);
+            generation.count = r.u64("generation count")?;
+            generation.started_ms = r.u64("generation start")?;
+            generation
+                .filter
+                .read_words(r.take(gen_bytes, "generation words")?);
         }
         r.finish()?;
         f.head = head as usize;
