@@ -13,6 +13,7 @@ Subcommands arrive with the features that need them; for now:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -30,7 +31,10 @@ from swarmmesh import (
     InvalidArgumentError,
     Keypair,
     Router,
+    key_cache_stats,
+    merkle_root,
     public_key_of,
+    reset_key_cache,
     verify,
     verify_batch,
 )
@@ -163,6 +167,49 @@ def _identity(c: _Checker) -> None:
     c.check("address round trip", public_key_of(kp.address) == kp.public_key, "sw1... -> public key")
 
 
+def _py_merkle_root(ids: list[bytes]) -> bytes:
+    """The Merkle root by hashlib alone (docs/chain.md), to check the SIMD kernels on this CPU."""
+    if not ids:
+        return hashlib.sha256(b"\x02").digest()
+    level = [hashlib.sha256(b"\x00" + i).digest() for i in ids]
+    while len(level) > 1:
+        pairs = [
+            hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
+        level = pairs + level[len(level) - len(level) % 2 :]
+    return level[0]
+
+
+def _chain(c: _Checker) -> None:
+    # The multi-buffer SHA-256 kernel is chosen at run time by CPU features: compare it
+    # with hashlib here, on this machine, at sizes around every lane width and in parallel.
+    sizes = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 4097, 6000]
+    ids = [hashlib.sha256(i.to_bytes(4, "little")).digest() for i in range(max(sizes))]
+    wrong = [
+        (n, threads)
+        for n in sizes
+        for threads in (1, 2)
+        if merkle_root(ids[:n], threads=threads) != _py_merkle_root(ids[:n])
+    ]
+    c.check("Merkle root matches hashlib", not wrong, f"{len(sizes)} sizes x 1-2 threads; wrong: {wrong}")
+    kp = Keypair.from_seed(bytes([9]) * 32)
+    keys = [kp.public_key] * 8 + [Keypair.from_seed(bytes([i + 100]) * 32).public_key for i in range(8)]
+    msgs = [f"k{i}".encode() for i in range(16)]
+    sigs = [kp.sign(m) for m in msgs[:8]] + [bytes(64)] * 8
+    cached = verify_batch(keys, msgs, sigs)
+    stats = key_cache_stats()
+    reset_key_cache(0)
+    try:
+        uncached = verify_batch(keys, msgs, sigs)
+    finally:
+        reset_key_cache(stats["capacity"])
+    c.check(
+        "signature verdicts do not depend on the key cache",
+        cached == uncached == [True] * 8 + [False] * 8,
+        "16 signatures, cache on and off",
+    )
+
+
 def _errors(c: _Checker) -> None:
     try:
         DedupFilter(0, 0.01, 1000)
@@ -180,6 +227,7 @@ def selfcheck(out: TextIO = sys.stdout) -> int:
     c.section("BreakerRegistry", lambda: _breakers(c))
     c.section("Router", lambda: _router(c))
     c.section("identity", lambda: _identity(c))
+    c.section("chain", lambda: _chain(c))
     c.section("errors", lambda: _errors(c))
     print(f"{c.passed} passed, {c.failures} failed", file=out)
     return c.failures
