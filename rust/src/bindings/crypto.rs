@@ -1,5 +1,7 @@
 //! Ed25519 keys and signatures, SHA-256 and addresses.
 
+use std::sync::OnceLock;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -26,8 +28,16 @@ pub(crate) fn thread_count(threads: Option<usize>) -> PyResult<usize> {
     match threads {
         Some(0) => Err(CoreError::invalid("threads", "must be >= 1").into()),
         Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+        None => Ok(cores()),
     }
+}
+
+/// The cores this process may use, read once: `available_parallelism` reads
+/// the cgroup CPU quota from /proc and /sys on every call (about 12 us here),
+/// which was most of the cost of a small `apply_sequence` or `verify_batch`.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// An Ed25519 signing key (the secret half of a `swarmmesh.Keypair`).
