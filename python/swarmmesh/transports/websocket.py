@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import logging
 import random
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.connection import Connection
@@ -34,6 +31,25 @@ from websockets.protocol import State
 from swarmmesh.clock import Clock, SystemClock
 from swarmmesh.errors import ConfigError
 from swarmmesh.identity import Keypair
+from swarmmesh.transports._ws_support import (
+    CLOSE_DUPLICATE,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNSUPPORTED_DATA,
+    NO_REDIAL_CODES,
+    STAT_NAMES,
+    LinkInfo,
+    WebSocketConfig,
+    parse_listen,
+    remember_bounded,
+    remote_of,
+    ws_url,
+)
 from swarmmesh.transports.base import (
     Capabilities,
     FrameTooLargeError,
@@ -59,125 +75,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-_CLOSE_NORMAL: Final = 1000
-_CLOSE_GOING_AWAY: Final = 1001
-_CLOSE_PROTOCOL_ERROR: Final = 1002
-_CLOSE_UNSUPPORTED_DATA: Final = 1003
-_CLOSE_POLICY: Final = 1008
-_CLOSE_TOO_BIG: Final = 1009
-_CLOSE_INTERNAL_ERROR: Final = 1011
-_CLOSE_TRY_AGAIN: Final = 1013
-#: Close code of the losing link of a duplicate pair (the peer keeps the other one).
-CLOSE_DUPLICATE: Final = 4000
-#: Largest frame the transport accepts as ``max_frame`` (the envelope payload limit).
-_MAX_FRAME_LIMIT: Final = 16 << 20
-#: Peer codes after which a dialled link is not re-dialled: a deliberate close by the peer.
-_NO_REDIAL_CODES: Final = frozenset(
-    {
-        _CLOSE_NORMAL,
-        _CLOSE_PROTOCOL_ERROR,
-        _CLOSE_UNSUPPORTED_DATA,
-        _CLOSE_POLICY,
-        _CLOSE_TOO_BIG,
-        CLOSE_DUPLICATE,
-    }
-)
-
-_STAT_NAMES: Final = (
-    "links_up",
-    "links_down",
-    "handshakes_ok",
-    "handshake_failures",
-    "rejected_capacity",
-    "duplicates",
-    "frames_in",
-    "frames_out",
-    "bytes_in",
-    "bytes_out",
-    "text_frames",
-    "oversized_frames",
-    "protocol_errors",
-    "dial_failures",
-    "reconnect_attempts",
-    "reconnects",
-    "handler_errors",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class WebSocketConfig:
-    """Options of :class:`WebSocketTransport` (validated; :class:`~swarmmesh.ConfigError` names the field).
-
-    * ``max_frame``: largest frame, in bytes, either way (1024 .. 16 MiB; default 1 MiB).
-      ``send`` refuses larger frames; a peer sending one loses its link (close 1009).
-    * ``send_queue``: frames queued per link before ``send`` waits (bounded).
-    * ``recv_queue``: frames buffered per link before the socket stops being read.
-    * ``handshake_timeout_s``: the WebSocket upgrade and the link handshake must each finish in it.
-    * ``ping_interval_s`` / ``ping_timeout_s``: keep-alive pings; a link whose pong is later than
-      the timeout is closed (and re-dialled if we dialled it). ``None`` disables pings.
-    * ``close_timeout_s``: how long a closing handshake may take before the socket is dropped.
-    * ``reconnect``: re-dial dialled URLs whose links drop; delays grow from
-      ``reconnect_base_s`` by doubling up to ``reconnect_max_s``, each spread by
-      ``reconnect_jitter`` (a fraction: each delay is multiplied by ``1 ± jitter``).
-    * ``max_links``: links up plus handshakes in progress; more are refused (close 1013).
-    * ``max_pending_handshakes``: incoming connections still in their handshake; more are refused.
-    * ``max_addresses``: peer URLs remembered for ``dial(peer_id)`` and re-dialling (oldest forgotten).
-    * ``health_window_s``: a dial failure or lost link within this window makes health ``degraded``.
-    """
-
-    max_frame: int = 1 << 20
-    send_queue: int = 256
-    recv_queue: int = 16
-    handshake_timeout_s: float = 10.0
-    ping_interval_s: float | None = 20.0
-    ping_timeout_s: float | None = 20.0
-    close_timeout_s: float = 5.0
-    reconnect: bool = True
-    reconnect_base_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    reconnect_jitter: float = 0.2
-    max_links: int = 1024
-    max_pending_handshakes: int = 64
-    max_addresses: int = 4096
-    health_window_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 1024 <= self.max_frame <= _MAX_FRAME_LIMIT:
-            raise ConfigError("max_frame", f"must be in [1024, {_MAX_FRAME_LIMIT}], got {self.max_frame}")
-        for field in ("send_queue", "recv_queue", "max_links", "max_pending_handshakes", "max_addresses"):
-            value = getattr(self, field)
-            if not 1 <= value <= 1_000_000:
-                raise ConfigError(field, f"must be in [1, 1000000], got {value}")
-        for field in ("handshake_timeout_s", "close_timeout_s", "reconnect_base_s", "health_window_s"):
-            value = getattr(self, field)
-            if not 0.0 < value <= 86_400.0:
-                raise ConfigError(field, f"must be in (0, 86400] seconds, got {value}")
-        for field in ("ping_interval_s", "ping_timeout_s"):
-            value = getattr(self, field)
-            if value is not None and not 0.0 < value <= 86_400.0:
-                raise ConfigError(field, f"must be None or in (0, 86400] seconds, got {value}")
-        if not self.reconnect_base_s <= self.reconnect_max_s <= 86_400.0:
-            raise ConfigError(
-                "reconnect_max_s",
-                f"must be in [reconnect_base_s, 86400] seconds, got {self.reconnect_max_s}",
-            )
-        if not 0.0 <= self.reconnect_jitter < 1.0:
-            raise ConfigError("reconnect_jitter", f"must be in [0, 1), got {self.reconnect_jitter}")
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    """One link as :meth:`WebSocketTransport.link_info` sees it.
-
-    ``dialled``: this end opened it; ``url``: the URL dialled (``None`` for an accepted
-    link); ``queued``: frames waiting in its send queue.
-    """
-
-    peer_id: str
-    dialled: bool
-    url: str | None
-    queued: int
 
 
 class _Link:
@@ -237,7 +134,7 @@ class WebSocketTransport:
         self._name = name
         self._config = config if config is not None else WebSocketConfig()
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._listen = _parse_listen(listen) if listen is not None else None
+        self._listen = parse_listen(listen) if listen is not None else None
         self._rng = random.Random(seed)
         self._capabilities = Capabilities(
             reliable=True, ordered=True, max_frame=self._config.max_frame, relayed=False
@@ -256,7 +153,7 @@ class WebSocketTransport:
         self._addresses: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._dialled: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._failures: collections.deque[float] = collections.deque(maxlen=64)
-        self._stats = dict.fromkeys(_STAT_NAMES, 0)
+        self._stats = dict.fromkeys(STAT_NAMES, 0)
         self._stopped = asyncio.Event()
 
     # -- the Transport protocol ------------------------------------------------------------
@@ -354,7 +251,7 @@ class WebSocketTransport:
                 self._drop(link, "transport stopped")
             if links:
                 await asyncio.gather(
-                    *(self._close_conn(link.conn, _CLOSE_GOING_AWAY, "going away") for link in links)
+                    *(self._close_conn(link.conn, CLOSE_GOING_AWAY, "going away") for link in links)
                 )
             if self._server is not None:
                 self._server.close()
@@ -373,7 +270,7 @@ class WebSocketTransport:
     def supports(self, peer_id: str | None = None, *, address: str | None = None) -> bool:
         """``ws://`` URLs, and peers linked now or whose URL the transport has learnt."""
         if address is not None:
-            return _ws_url(address) is not None
+            return ws_url(address) is not None
         if peer_id is not None:
             return peer_id in self._links or peer_id in self._addresses
         return False
@@ -389,7 +286,7 @@ class WebSocketTransport:
         """
         self._require_running()
         if address is not None:
-            url = _ws_url(address)
+            url = ws_url(address)
             if url is None:
                 raise UnsupportedError(self._name, f"not a ws:// URL: {address!r}")
             known = self._dialled.get(url)
@@ -445,7 +342,7 @@ class WebSocketTransport:
             return
         link.local_reason = reason
         self._drop(link, reason)
-        await self._close_conn(link.conn, _CLOSE_NORMAL, reason)
+        await self._close_conn(link.conn, CLOSE_NORMAL, reason)
 
     # -- extras ------------------------------------------------------------------------------
 
@@ -455,10 +352,10 @@ class WebSocketTransport:
         Raises :class:`UnsupportedError` if ``url`` is not a ``ws://`` URL. The book keeps
         the ``max_addresses`` most recent entries.
         """
-        checked = _ws_url(url)
+        checked = ws_url(url)
         if checked is None:
             raise UnsupportedError(self._name, f"not a ws:// URL: {url!r}")
-        _remember(self._addresses, peer_id, checked, self._config.max_addresses)
+        remember_bounded(self._addresses, peer_id, checked, self._config.max_addresses)
 
     def link_info(self, peer_id: str) -> LinkInfo | None:
         """The link to ``peer_id`` (direction, URL, queued frames), or ``None``."""
@@ -538,8 +435,8 @@ class WebSocketTransport:
                 raise
         finally:
             self._pending_out -= 1
-        _remember(self._addresses, peer_id, url, cfg.max_addresses)
-        _remember(self._dialled, url, peer_id, cfg.max_addresses)
+        remember_bounded(self._addresses, peer_id, url, cfg.max_addresses)
+        remember_bounded(self._dialled, url, peer_id, cfg.max_addresses)
         link = await self._adopt(conn, peer_id, peer_key, dialled=True, url=url)
         if link is not None:
             self._spawn(self._run_link(link))
@@ -589,7 +486,7 @@ class WebSocketTransport:
     async def _accept(self, conn: ServerConnection) -> None:
         cfg = self._config
         if self._state is not TransportState.RUNNING:
-            await self._close_conn(conn, _CLOSE_GOING_AWAY, "going away")
+            await self._close_conn(conn, CLOSE_GOING_AWAY, "going away")
             return
         refusal = None
         if self._pending_in >= cfg.max_pending_handshakes:
@@ -598,12 +495,14 @@ class WebSocketTransport:
             refusal = "too many links"
         if refusal is not None:
             self._stats["rejected_capacity"] += 1
-            _log.warning("%s: refusing %s: %s", self._name, _remote(conn), refusal)
-            await self._close_conn(conn, _CLOSE_TRY_AGAIN, refusal)
+            _log.warning("%s: refusing %s: %s", self._name, remote_of(conn), refusal)
+            await self._close_conn(conn, CLOSE_TRY_AGAIN, refusal)
             return
         self._pending_in += 1
         try:
-            peer_id, peer_key = await self._handshake(conn, dialler=False, expect=None, remote=_remote(conn))
+            peer_id, peer_key = await self._handshake(
+                conn, dialler=False, expect=None, remote=remote_of(conn)
+            )
         except HandshakeError:
             return
         finally:
@@ -636,7 +535,7 @@ class WebSocketTransport:
             return peer_id, hs.peer_public_key
         self._stats["handshake_failures"] += 1
         _log.warning("%s: handshake with %s failed: %s", self._name, remote, error)
-        await self._close_conn(conn, _CLOSE_POLICY, f"handshake failed: {error}")
+        await self._close_conn(conn, CLOSE_POLICY, f"handshake failed: {error}")
         raise error
 
     async def _recv_handshake(self, conn: Connection, what: str) -> bytes:
@@ -650,7 +549,7 @@ class WebSocketTransport:
     ) -> _Link | None:
         """Make a handshaken connection a link, resolving a duplicate; ``None`` if it lost."""
         if self._state is not TransportState.RUNNING:
-            await self._close_conn(conn, _CLOSE_GOING_AWAY, "going away")
+            await self._close_conn(conn, CLOSE_GOING_AWAY, "going away")
             return None
         new = _Link(conn, peer_id, peer_key, dialled=dialled, url=url)
         old = self._links.get(peer_id)
@@ -693,7 +592,7 @@ class WebSocketTransport:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             if link.conn.state is not State.CLOSED:
-                await self._close_conn(link.conn, _CLOSE_GOING_AWAY, "going away")
+                await self._close_conn(link.conn, CLOSE_GOING_AWAY, "going away")
         if redial and link.url is not None and link.local_reason is None and link.peer_id not in self._links:
             self._schedule_redial(link.url, link.peer_id)
 
@@ -711,7 +610,7 @@ class WebSocketTransport:
                 _log.warning("%s: %s sent a text frame: closing its link", self._name, link.peer_id)
                 link.local_reason = "text frame from peer"
                 self._drop(link, link.local_reason)
-                await self._close_conn(conn, _CLOSE_UNSUPPORTED_DATA, "binary frames only")
+                await self._close_conn(conn, CLOSE_UNSUPPORTED_DATA, "binary frames only")
                 return link.local_reason, False
             self._stats["frames_in"] += 1
             self._stats["bytes_in"] += len(data)
@@ -729,20 +628,20 @@ class WebSocketTransport:
             detail = f" {rcvd.reason}" if rcvd.reason else ""
             if rcvd.code == CLOSE_DUPLICATE:
                 return "duplicate link (closed by the peer)", False
-            failure = rcvd.code not in _NO_REDIAL_CODES and rcvd.code != _CLOSE_GOING_AWAY
+            failure = rcvd.code not in NO_REDIAL_CODES and rcvd.code != CLOSE_GOING_AWAY
             if failure:
                 self._record_failure()
-            return f"closed by the peer ({rcvd.code}{detail})", rcvd.code not in _NO_REDIAL_CODES
+            return f"closed by the peer ({rcvd.code}{detail})", rcvd.code not in NO_REDIAL_CODES
         if sent is not None:
-            if sent.code == _CLOSE_TOO_BIG:
+            if sent.code == CLOSE_TOO_BIG:
                 self._stats["oversized_frames"] += 1
                 _log.warning("%s: %s sent a frame above max_frame: link closed", self._name, link.peer_id)
                 return "oversized frame from peer", False
-            if sent.code == _CLOSE_PROTOCOL_ERROR:
+            if sent.code == CLOSE_PROTOCOL_ERROR:
                 self._stats["protocol_errors"] += 1
                 _log.warning("%s: %s broke the WebSocket protocol: link closed", self._name, link.peer_id)
                 return "protocol error from peer", False
-            if sent.code == _CLOSE_INTERNAL_ERROR:
+            if sent.code == CLOSE_INTERNAL_ERROR:
                 self._record_failure()
                 _log.info("%s: link with %s: keep-alive timed out", self._name, link.peer_id)
                 return "keep-alive timeout", True
@@ -803,10 +702,10 @@ class WebSocketTransport:
             async with asyncio.timeout(self._config.close_timeout_s * 2):
                 await conn.close(code, short)
         except TimeoutError:
-            _log.info("%s: %s did not take the close frame: aborting", self._name, _remote(conn))
+            _log.info("%s: %s did not take the close frame: aborting", self._name, remote_of(conn))
             conn.transport.abort()
         except (OSError, WebSocketException) as exc:  # the socket is gone already
-            _log.debug("%s: closing %s: %s", self._name, _remote(conn), exc)
+            _log.debug("%s: closing %s: %s", self._name, remote_of(conn), exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -829,55 +728,6 @@ class WebSocketTransport:
     def _require_running(self) -> None:
         if self._state is not TransportState.RUNNING:
             raise TransportError(self._name, f"not running (state {self._state.value})", code="state")
-
-
-def _remember(book: collections.OrderedDict[str, str], key: str, value: str, limit: int) -> None:
-    book[key] = value
-    book.move_to_end(key)
-    while len(book) > limit:
-        book.popitem(last=False)
-
-
-def _remote(conn: Connection) -> str:
-    try:
-        address = conn.remote_address
-    except (AttributeError, OSError):
-        return "?"
-    return str(address[0]) + ":" + str(address[1]) if isinstance(address, tuple) else str(address)
-
-
-def _parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port_text = listen.rpartition(":")
-    if not sep or not host:
-        raise ConfigError("listen", f"expected host:port, got {listen!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError("listen", f"port must be an integer, got {port_text!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError("listen", f"port must be in [0, 65535], got {port}")
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ConfigError("listen", f"not an IPv6 address: {host!r}") from None
-    return host, port
-
-
-def _ws_url(address: str) -> str | None:
-    """``address`` if it is a usable ``ws://`` URL, else ``None``."""
-    if not isinstance(address, str) or len(address) > 2048:
-        return None
-    try:
-        parts = urlsplit(address)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "ws" or not parts.hostname or parts.username or parts.password or parts.fragment:
-        return None
-    return address
 
 
 if TYPE_CHECKING:
