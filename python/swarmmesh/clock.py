@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -26,10 +27,13 @@ class TimerHandle(Protocol):
 
 @runtime_checkable
 class Clock(Protocol):
-    """A monotonic clock with sleeps and timers."""
+    """A monotonic clock with sleeps and timers, and the wall clock beside it."""
 
     def now_ms(self) -> int:
         """Monotonic time in whole milliseconds."""
+
+    def wall_ms(self) -> int:
+        """Wall-clock time in Unix milliseconds (for timestamps other nodes compare)."""
 
     def now(self) -> float:
         """Monotonic time in seconds."""
@@ -53,6 +57,10 @@ class SystemClock:
     def now_ms(self) -> int:
         """Monotonic time in whole milliseconds."""
         return int(asyncio.get_running_loop().time() * 1000.0)
+
+    def wall_ms(self) -> int:
+        """``time.time()`` in whole Unix milliseconds."""
+        return time.time_ns() // 1_000_000
 
     async def sleep(self, seconds: float) -> None:
         """``asyncio.sleep``."""
@@ -82,11 +90,15 @@ class ManualClock:
     exactly as it would in production, only faster.
     """
 
-    __slots__ = ("_now", "_seq", "_timers")
+    __slots__ = ("_epoch_ms", "_now", "_seq", "_timers")
 
-    def __init__(self, start: float = 0.0) -> None:
-        """Start at ``start`` seconds."""
+    #: The wall-clock time (Unix ms) at manual time 0 unless another is given: 2023-11-14.
+    DEFAULT_EPOCH_MS = 1_700_000_000_000
+
+    def __init__(self, start: float = 0.0, *, epoch_ms: int = DEFAULT_EPOCH_MS) -> None:
+        """Start at ``start`` seconds; the wall clock reads ``epoch_ms`` at manual time 0."""
         self._now = start
+        self._epoch_ms = epoch_ms
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, _ManualTimer]] = []
 
@@ -97,6 +109,10 @@ class ManualClock:
     def now_ms(self) -> int:
         """The current manual time in whole milliseconds."""
         return int(self._now * 1000.0)
+
+    def wall_ms(self) -> int:
+        """``epoch_ms`` plus the manual time, in whole milliseconds (it moves with ``advance``)."""
+        return self._epoch_ms + int(self._now * 1000.0)
 
     def call_later(self, seconds: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` when the clock has advanced ``seconds``."""
