@@ -555,6 +555,8 @@ class Router:
     def score(self, peer: str, transport: str, now_ms: int) -> float:
         """Return the score of (peer, transport) at `now_ms`, in [0, 1]."""
 
+    def rto_ms(self, peer: str, transport: str, floor_ms: float, ceil_ms: float) -> float:
+        """RFC 6298 timeout `srtt + 4 rttvar` clamped to `[floor_ms, ceil_ms]`; `ceil_ms` before a sample."""
     def rank(self, peer: str, transports: Sequence[str], now_ms: int) -> list[tuple[str, float]]:
         """`[(transport, score), ...]`, best first; refused transports left out. Pure."""
 

@@ -32,6 +32,8 @@ pub const DEFAULT_PRIORS: [(&str, f64); 3] = [("integrated", 1.0), ("gun", 0.8),
 /// At most this many distinct transport names are tracked by one router.
 pub const MAX_TRANSPORTS: usize = 1024;
 
+/// RFC 6298's `K`: the timeout is `srtt + K * rttvar`.
+const RTO_K: f64 = 4.0;
 /// RFC 6298 smoothing gain of `srtt`.
 pub const RTT_ALPHA: f64 = 0.125;
 /// RFC 6298 smoothing gain of `rttvar`.
@@ -632,6 +634,20 @@ impl Router {
         self.score_in(self.entry(peer), transport, now_ms)
     }
 
+    /// The retransmission timeout of (peer, transport), RFC 6298 section 2:
+    /// `srtt + 4 * rttvar` clamped to `[floor_ms, ceil_ms]`, or `ceil_ms` for
+    /// a pair without an RTT sample (the first attempt waits the full bound).
+    /// A `floor_ms` above `ceil_ms` is lowered to it.
+    pub fn rto_ms(&self, peer: &str, transport: &str, floor_ms: f64, ceil_ms: f64) -> f64 {
+        let ceil = ceil_ms.max(0.0);
+        let floor = floor_ms.clamp(0.0, ceil);
+        let id = self.interner.get(transport).copied();
+        match Self::pair(self.entry(peer), id) {
+            Some(st) if !st.srtt.is_nan() => (st.srtt + RTO_K * st.rttvar).clamp(floor, ceil),
+            _ => ceil,
+        }
+    }
+
     /// Ranks `transports` for `peer` into `out` (cleared first): best score first,
     /// equal scores in the caller's order; transports refused by `allow` are left
     /// out. Pure: no exploration, no state change.
@@ -1164,6 +1180,27 @@ mod tests {
         assert!(r.plan("p", &T3, 0, 0, all).is_err());
         let p = r.plan("p", &T3, 0, 2, |_| false).unwrap();
         assert_eq!(p, Plan::default());
+    }
+
+    #[test]
+    fn rto_follows_rfc_6298_and_is_clamped() {
+        let mut r = router();
+        // No sample: the ceiling.
+        assert!((r.rto_ms("p", "a", 100.0, 5_000.0) - 5_000.0).abs() < 1e-9);
+        // One sample R: srtt = R, rttvar = R / 2, so srtt + 4 rttvar = 3R.
+        r.observe("p", "a", true, Some(200.0), 1).unwrap();
+        assert!((r.rto_ms("p", "a", 100.0, 5_000.0) - 600.0).abs() < 1e-9);
+        assert!((r.rto_ms("p", "a", 700.0, 5_000.0) - 700.0).abs() < 1e-9);
+        assert!((r.rto_ms("p", "a", 100.0, 500.0) - 500.0).abs() < 1e-9);
+        // A floor above the ceiling is lowered to it; unknown transports get the ceiling.
+        assert!((r.rto_ms("p", "a", 9_000.0, 500.0) - 500.0).abs() < 1e-9);
+        assert!((r.rto_ms("p", "zz", 100.0, 800.0) - 800.0).abs() < 1e-9);
+        // Steady samples shrink rttvar, and the timeout towards srtt.
+        for i in 0..50 {
+            r.observe("p", "a", true, Some(200.0), 2 + i).unwrap();
+        }
+        let rto = r.rto_ms("p", "a", 1.0, 5_000.0);
+        assert!(rto > 200.0 && rto < 210.0, "{rto}");
     }
 
     #[test]

@@ -322,3 +322,16 @@ def test_value_types() -> None:
         plan.peer = "q"  # type: ignore[misc]
     with pytest.raises(InvalidArgumentError):
         RoutePlan("p", [], [("b", -1)], [])
+
+
+def test_rto_is_rfc_6298_clamped_and_the_ceiling_before_a_sample() -> None:
+    r = swarmmesh.Router()
+    assert r.rto_ms("p", "gun", 100.0, 5_000.0) == 5_000.0
+    r.observe("p", "gun", True, 200.0, 1)
+    assert r.rto_ms("p", "gun", 100.0, 5_000.0) == pytest.approx(600.0)  # 200 + 4 * 100
+    assert r.rto_ms("p", "gun", 700.0, 5_000.0) == pytest.approx(700.0)
+    assert r.rto_ms("p", "gun", 100.0, 300.0) == pytest.approx(300.0)
+    assert r.rto_ms("p", "peerjs", 100.0, 800.0) == 800.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(swarmmesh.InvalidArgumentError):
+            r.rto_ms("p", "gun", bad, 5_000.0)

@@ -398,6 +398,20 @@ impl PyRouter {
         Ok(self.inner.lock().score(peer, transport, now))
     }
 
+    /// The retransmission timeout of (peer, transport) in ms, RFC 6298:
+    /// `srtt + 4 * rttvar` clamped to `[floor_ms, ceil_ms]`; `ceil_ms` before the
+    /// pair's first RTT sample.
+    fn rto_ms(&self, peer: &str, transport: &str, floor_ms: f64, ceil_ms: f64) -> PyResult<f64> {
+        for (name, v) in [("floor_ms", floor_ms), ("ceil_ms", ceil_ms)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(
+                    CoreError::invalid(name, format!("must be finite and >= 0, got {v}")).into(),
+                );
+            }
+        }
+        Ok(self.inner.lock().rto_ms(peer, transport, floor_ms, ceil_ms))
+    }
+
     /// `[(transport, score), ...]`, best first; equal scores keep the order of
     /// `transports`. Transports whose breaker key `"{peer}|{transport}"` the
     /// attached registry refuses are left out. Pure: no exploration, no state change.
