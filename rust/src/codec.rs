@@ -121,16 +121,7 @@ impl<'a> Reader<'a> {
     /// The next `n` bytes; `truncated` if fewer remain.
     #[inline]
     pub fn take(&mut self, n: usize, field: &str) -> CoreResult<&'a [u8]> {
-        if self.remaining() < n {
-            return Err(self.error(
-                DecodeReason::Truncated,
-                format!(
-                    "{field}: need {n} bytes at offset {}, {} left",
-                    self.pos,
-                    self.remaining()
-                ),
-            ));
-        }
+        self.need(n, field)?;
         let out = &self.data[self.pos..self.pos + n];
         self.pos += n;
         Ok(out)
@@ -206,6 +197,7 @@ impl<'a> Reader<'a> {
     /// Fails with `truncated` unless at least `n` bytes remain (checked before
     /// allocating for them, so a forged length cannot make a decoder allocate
     /// more than its input's size).
+    #[inline]
     pub fn need(&self, n: usize, field: &str) -> CoreResult<()> {
         if self.remaining() < n {
             return Err(self.error(
