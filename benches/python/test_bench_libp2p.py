@@ -90,7 +90,7 @@ def test_libp2p_floodsub_two_hosts(benchmark: Any) -> None:
     benchmark.pedantic(burst, rounds=scaled(3, 1), iterations=1)
     # Collect py-libp2p's leaked sockets here, under this module's filter, not in a later test.
     gc.collect()
-    received, seconds = results[-1]
-    assert received == N, f"py-libp2p delivered {received} of {N}"
+    assert all(received == N for received, _ in results), f"py-libp2p delivered {results} of {N}"
     benchmark.extra_info["items"] = N
-    benchmark.extra_info["messages_per_s"] = round(N / seconds)
+    # The best round, as the mesh row reports its best.
+    benchmark.extra_info["messages_per_s"] = round(N / min(seconds for _, seconds in results))
