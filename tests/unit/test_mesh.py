@@ -424,3 +424,20 @@ async def test_a_relay_never_forwards_a_broadcast_back_to_its_origin() -> None:
     finally:
         for m in meshes:
             await m.stop()
+
+
+async def test_a_silent_transport_fails_over_after_its_rtt_timeout_not_the_fixed_bound() -> None:
+    # One transport at a time (no hedges): the fallback waits for the first attempt to time out.
+    cfg = MeshConfig(router_exploration=0.0, max_parallel=1, attempt_timeout_s=2.0, min_attempt_timeout_s=0.2)
+    async with Pair(config=cfg, names=("integrated", "gun")) as p:
+        p.net.set_conditions("integrated", latency_ms=10.0)
+        p.net.set_conditions("gun", latency_ms=10.0)
+        for k in range(10):  # RTT samples of ~20 ms on integrated
+            await p.run(p.a.send(p.kb.address, "t", bytes([k])), step=0.001)
+        assert p.a.attempt_timeout(p.kb.address, "integrated") == pytest.approx(0.2)
+        assert p.a.attempt_timeout(p.kb.address, "gun") == 2.0  # no sample yet: the bound
+        p.net.set_conditions("integrated", loss=1.0)  # frames vanish, the link stays up
+        start = p.clock.now()
+        receipt = await p.run(p.a.send(p.kb.address, "t", b"x"), step=0.001)
+        assert (receipt.transport, receipt.attempts) == ("gun", 2)
+        assert p.clock.now() - start < 0.5  # 0.2 s timeout + one round trip, not 2 s

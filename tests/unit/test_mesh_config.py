@@ -95,3 +95,10 @@ def test_replace_validates() -> None:
     assert cfg.seed == 7
     with pytest.raises(ConfigError):
         cfg.replace(max_parallel=0)
+
+
+def test_min_attempt_timeout_may_not_exceed_the_attempt_timeout() -> None:
+    with pytest.raises(ConfigError) as info:
+        MeshConfig(attempt_timeout_s=1.0, min_attempt_timeout_s=1.5)
+    assert info.value.field == "min_attempt_timeout_s"
+    assert MeshConfig(attempt_timeout_s=1.0, min_attempt_timeout_s=1.0).min_attempt_timeout_s == 1.0

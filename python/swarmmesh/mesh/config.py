@@ -46,6 +46,7 @@ _SECONDS: Final = {
     # name: lowest (exclusive); all at most one day
     "send_timeout_s": 0.0,
     "attempt_timeout_s": 0.0,
+    "min_attempt_timeout_s": 0.0,
     "dial_timeout_s": 0.0,
     "send_wait_s": 0.0,
     "dedup_ttl_s": 0.0,
@@ -60,7 +61,9 @@ class MeshConfig:
     """Parameters of a :class:`~swarmmesh.Mesh`.
 
     Sends: ``send_timeout_s`` bounds a whole ``send`` (unless its ``timeout`` says
-    otherwise), ``attempt_timeout_s`` is how long one attempt waits for its ack,
+    otherwise); one attempt waits for its ack the pair's RFC 6298 timeout (``srtt + 4
+    rttvar`` of that peer over that transport) within ``[min_attempt_timeout_s,
+    attempt_timeout_s]``, the upper bound until the pair has an RTT sample;
     ``dial_timeout_s`` bounds a dial, ``max_parallel`` the transports a plan sends on at
     once (hedges included); when every route of a plan failed, the send plans again, up
     to ``send_rounds`` plans in all, within its deadline. ``legacy_attempts`` are the
@@ -93,6 +96,7 @@ class MeshConfig:
 
     send_timeout_s: float = 10.0
     attempt_timeout_s: float = 2.0
+    min_attempt_timeout_s: float = 0.2
     dial_timeout_s: float = 5.0
     send_wait_s: float = 5.0
     max_parallel: int = 2
@@ -143,6 +147,12 @@ class MeshConfig:
         x = self.router_exploration
         if isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 <= x <= 1.0:
             raise ConfigError("router_exploration", f"must be in [0, 1], got {x!r}")
+        if self.min_attempt_timeout_s > self.attempt_timeout_s:
+            raise ConfigError(
+                "min_attempt_timeout_s",
+                f"must not exceed attempt_timeout_s ({self.attempt_timeout_s}),"
+                f" got {self.min_attempt_timeout_s}",
+            )
         if self.attempt_timeout_s > self.send_timeout_s:
             raise ConfigError(
                 "attempt_timeout_s",

@@ -791,6 +791,20 @@ class Mesh:
         """A timer on the injected clock (SendOp uses this)."""
         return self._clock.call_later(seconds, callback)
 
+    def attempt_timeout(self, peer_id: str, transport: str) -> float:
+        """Seconds an attempt to ``peer_id`` over ``transport`` waits for its ack.
+
+        The pair's RFC 6298 retransmission timeout from the router's RTT estimate, within
+        ``[min_attempt_timeout_s, attempt_timeout_s]``; the upper bound before any sample.
+        """
+        cfg = self._config
+        return (
+            self._router.rto_ms(
+                peer_id, transport, cfg.min_attempt_timeout_s * 1000.0, cfg.attempt_timeout_s * 1000.0
+            )
+            / 1000.0
+        )
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` as a task the mesh owns (cancelled by :meth:`stop`)."""
         task = asyncio.get_running_loop().create_task(coro)

@@ -151,7 +151,9 @@ class SendOp:
             raise
         a.state = _SENT
         a.sent_at = mesh.clock.now()
-        a.timer = mesh.schedule(mesh.config.attempt_timeout_s, functools.partial(self._timed_out, a))
+        a.timer = mesh.schedule(
+            mesh.attempt_timeout(self.peer_id, a.transport), functools.partial(self._timed_out, a)
+        )
 
     def _timed_out(self, a: _Attempt) -> None:
         if a.state == _SENT:
