@@ -70,7 +70,9 @@ class MeshConfig:
     Broadcasts: ``broadcast_ttl`` hops; ``dedup_capacity`` / ``dedup_fp_rate`` /
     ``dedup_ttl_s`` size the one :class:`~swarmmesh.DedupFilter`; incoming broadcasts
     are verified in batches of at most ``verify_batch_size`` (``verify_threads``: worker
-    threads, ``None`` for every core), at most ``verify_queue`` waiting.
+    threads, ``None`` for every core), at most ``verify_queue`` waiting; a batch of at least
+    ``verify_offload_min`` is verified on a worker thread, overlapping the event loop
+    (``None``: always inline, on the loop's thread).
 
     Bounds (backpressure): ``max_pending_sends`` sends in flight on the mesh and
     ``max_inflight_per_peer`` per peer (a send waits up to ``send_wait_s`` for a slot);
@@ -106,6 +108,7 @@ class MeshConfig:
     verify_batch_size: int = 256
     verify_threads: int | None = None
     verify_queue: int = 65_536
+    verify_offload_min: int | None = 128
     max_pending_sends: int = 100_000
     max_inflight_per_peer: int = 1_024
     gossip_queue_per_peer: int = 4_096
@@ -151,6 +154,9 @@ class MeshConfig:
         vt = self.verify_threads
         if vt is not None and (isinstance(vt, bool) or not isinstance(vt, int) or not 1 <= vt <= 1024):
             raise ConfigError("verify_threads", f"must be None or an integer in [1, 1024], got {vt!r}")
+        vo = self.verify_offload_min
+        if vo is not None and (isinstance(vo, bool) or not isinstance(vo, int) or not 1 <= vo <= 65_536):
+            raise ConfigError("verify_offload_min", f"must be None or an integer in [1, 65536], got {vo!r}")
         lt = self.legacy_transport
         if lt is not None and (not isinstance(lt, str) or not lt):
             raise ConfigError("legacy_transport", f"must be None or a non-empty name, got {lt!r}")

@@ -34,7 +34,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Final
 
-from swarmmesh._core import DedupFilter, Router, public_key_of
+from swarmmesh._core import DedupFilter, Router, SigningKey, public_key_of
 from swarmmesh.clock import Clock, SystemClock, TimerHandle
 from swarmmesh.errors import ConfigError, DecodeError, DeliveryError, InvalidArgumentError
 from swarmmesh.flags import FeatureFlags
@@ -87,6 +87,8 @@ class Mesh:
         clock: Clock | None = None,
     ) -> None:
         self._keypair = keypair
+        # The core key itself signs broadcasts: no Python call between the envelope and Rust.
+        self._signer = SigningKey(keypair.seed())
         self._config = config if config is not None else MeshConfig()
         self._flags = flags if flags is not None else FeatureFlags()
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -259,6 +261,7 @@ class Mesh:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._flood.clear()
         await self._outboxes.close()
         for t in self._transports.values():
             try:
@@ -358,6 +361,7 @@ class Mesh:
             self._spawn(self._transports[transport].disconnect(peer_id, "banned"))
             return
         self._links.setdefault(peer_id, set()).add(transport)
+        self._flood.invalidate()
         self._health.track(peer_id, transport)
         self._count["links_up"] += 1
 
@@ -369,6 +373,7 @@ class Mesh:
             if not ts:
                 del self._links[peer_id]
         self._health.untrack(peer_id, transport)
+        self._flood.invalidate()
         self._outboxes.drop_peer(transport, peer_id)
         self._count["links_down"] += 1
         if reason not in _ORDERLY and self._running:
@@ -378,13 +383,8 @@ class Mesh:
         """A frame arrived (LinkHandler): reassemble, decode, dispatch. Never raises."""
         # The hot path: most frames of a flood are copies of a broadcast already accepted;
         # its id sits at a fixed offset, so a duplicate is dropped without decoding it.
-        if (
-            len(frame) >= _MIN_ENVELOPE
-            and frame[0] == FRAME_ENVELOPE
-            and frame[2] == _KIND_BROADCAST
-            and self._dedup.contains(frame[6:22], self._clock.now_ms())
-        ):
-            self._count["duplicates"] += 1
+        broadcast = _is_broadcast(frame)
+        if broadcast and self._seen(frame):
             return
         if self._banned and peer_id in self._banned:
             if self._resilience.is_banned(peer_id):
@@ -400,6 +400,12 @@ class Mesh:
             if whole is None:
                 return
             frame = whole
+            broadcast = _is_broadcast(frame)
+            if broadcast and self._seen(frame):
+                return
+        # A copy of a broadcast waiting for verification joins it, undecoded.
+        if broadcast and self._flood.merge(frame, peer_id):
+            return
         try:
             env = Envelope.from_bytes(frame)
         except DecodeError as exc:
@@ -407,7 +413,7 @@ class Mesh:
             return
         kind = env.kind
         if kind == "broadcast":
-            self._flood.receive(env, transport, peer_id)
+            self._flood.receive(frame, env, transport, peer_id)
         elif kind == "ack" or kind == "nack":
             op = self._pending.get(env.message_id)
             if op is None:
@@ -432,6 +438,13 @@ class Mesh:
                 pinged[1].set_result(None)
         else:  # pragma: no cover - the decoder admits only the kinds above
             self._malformed(transport, peer_id, f"unknown_kind_{kind}")
+
+    def _seen(self, frame: bytes) -> bool:
+        """Whether the broadcast ``frame``'s id is in the dedup filter (counted as a duplicate)."""
+        if self._dedup.contains(frame[6:22], self._clock.now_ms()):
+            self._count["duplicates"] += 1
+            return True
+        return False
 
     def _malformed(self, transport: str, peer_id: str, reason: str) -> None:
         self._dropped[f"malformed:{reason}"] += 1
@@ -581,9 +594,9 @@ class Mesh:
         """Bump a counter of :meth:`stats`."""
         self._count[what] += n
 
-    def drop(self, reason: str) -> None:
-        """Count a dropped frame or message under ``reason`` (``stats()["dropped"]``)."""
-        self._dropped[reason] += 1
+    def drop(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` dropped frames or messages under ``reason`` (``stats()["dropped"]``)."""
+        self._dropped[reason] += n
 
     def max_frame(self, t: Transport) -> int:
         """The largest frame ``t`` takes (cached: capabilities are fixed once started)."""
@@ -634,11 +647,12 @@ class Mesh:
         """Flood a signed message over every healthy transport; return its message id."""
         self._check_running()
         msg_id = self._new_id()
+        now = self._clock.now_ms()
         env = Envelope(
             "broadcast", msg_id, self._keypair.public_key, topic, payload,
-            ttl=self._config.broadcast_ttl, timestamp_ms=self._clock.now_ms(),
-        ).signed(self._keypair)  # fmt: skip
-        self._dedup.check_and_insert(msg_id, self._clock.now_ms())
+            ttl=self._config.broadcast_ttl, timestamp_ms=now,
+        ).signed(self._signer)  # fmt: skip
+        self._dedup.check_and_insert(msg_id, now)
         self._count["broadcasts"] += 1
         self._flood.send(env.to_bytes(), msg_id)
         return msg_id
@@ -683,6 +697,7 @@ class Mesh:
         return await self.ping(peer_id, transport)
 
     def _on_health(self, peer_id: str, transport: str, ok: bool, rtt_ms: float) -> None:
+        self._flood.invalidate()  # the transport's verdict may have changed
         self._router.observe(peer_id, transport, ok, rtt_ms if ok else None, self._clock.now_ms())
 
     async def _probe(self, peer_id: str, transport: str) -> bool:
@@ -707,6 +722,7 @@ class Mesh:
                 self._spawn(t.disconnect(peer_id, "banned"))
 
     def _on_flag(self, name: str, value: bool) -> None:
+        self._flood.invalidate()
         if name == "connection_resilience":
             self._resilience.enabled = value
         elif name == "hybrid_orchestrator" and value and self._running:
@@ -797,6 +813,11 @@ class Mesh:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _is_broadcast(frame: bytes) -> bool:
+    """Whether ``frame`` claims to be a whole broadcast envelope (its header says so)."""
+    return len(frame) >= _MIN_ENVELOPE and frame[0] == FRAME_ENVELOPE and frame[2] == _KIND_BROADCAST
 
 
 async def _acquire_both(a: asyncio.Semaphore, b: asyncio.Semaphore) -> None:
