@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from swarmmesh import Envelope, Keypair, MemoryNetwork, Mesh, MeshConfig
 from swarmmesh.clock import ManualClock
 
@@ -176,3 +178,19 @@ async def test_stopping_while_a_batch_is_verified_off_the_loop() -> None:
     later = [m for m in iter(sub.get_nowait, None)]
     assert len(later) <= 64
     assert len({m.message_id for m in later}) == len(later)
+
+
+async def test_a_loop_that_cannot_watch_descriptors_verifies_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise NotImplementedError
+
+    cfg = MeshConfig(verify_batch_size=8, verify_offload_min=2)
+    async with Pair(cfg) as p:
+        monkeypatch.setattr(asyncio.get_running_loop(), "add_reader", refuse)
+        sub = p.a.subscribe("news")
+        sent = [await p.b.broadcast("news", bytes([k])) for k in range(20)]
+        await _quiet(p.a, p.b, net=p.net)
+        assert [m.message_id for m in iter(sub.get_nowait, None)] == sent
+        c = _counters(p.a)
+        assert "verify_offloaded" not in c
+        assert c["verified"] == 20

@@ -71,8 +71,9 @@ class MeshConfig:
     ``dedup_ttl_s`` size the one :class:`~swarmmesh.DedupFilter`; incoming broadcasts
     are verified in batches of at most ``verify_batch_size`` (``verify_threads``: worker
     threads, ``None`` for every core), at most ``verify_queue`` waiting; a batch of at least
-    ``verify_offload_min`` is verified on a worker thread, overlapping the event loop
-    (``None``: always inline, on the loop's thread).
+    ``verify_offload_min`` is verified on the core's verifier thread, overlapping the event
+    loop, over ``verify_threads`` workers or every core but the loop's (``None``: always
+    inline, on the loop's thread).
 
     Bounds (backpressure): ``max_pending_sends`` sends in flight on the mesh and
     ``max_inflight_per_peer`` per peer (a send waits up to ``send_wait_s`` for a slot);

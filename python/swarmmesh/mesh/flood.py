@@ -3,22 +3,27 @@
 A :class:`Flood` belongs to one :class:`~swarmmesh.Mesh`. Sending queues the frame for
 every linked peer on every transport that is not down (through the mesh's bounded
 outboxes). Receiving drops a message id the mesh's one ``DedupFilter`` has seen, and merges
-a copy of a message already waiting for verification into it (same id and signature: one
-check, and its sender is remembered so the message is not forwarded back to it). The others
-wait (bounded, oldest dropped) and are verified together at the end of the loop iteration
-(or once ``verify_batch_size`` are waiting) with ``verify_envelopes``, one check per
-distinct (message, signature). Each valid new message is delivered once and forwarded once,
+a copy of a message already waiting for verification into it (the same frame but for the
+``ttl`` and ``hops`` relays change: one check, and its sender is remembered so the message
+is not forwarded back to it); a copy that differs in anything else (a tampered payload with
+the original id and signature) waits on its own, so it cannot make the real one fail. The
+others wait (bounded, oldest dropped) and are verified together at the end of the loop
+iteration (or once ``verify_batch_size`` are waiting) with ``verify_envelopes``.
+Each valid new message is delivered once and forwarded once,
 with its TTL lowered (and capped at our own ``broadcast_ttl``, since relays can change it),
 to every peer that did not send it, except its origin; the forwarded frame is only built
 when such a peer exists. A bad signature is dropped, counted (once per copy) and every peer
 that sent it is reported to ``Resilience.misbehaved``.
 
 Verification runs in Rust without the GIL. A batch of at least ``verify_offload_min``
-envelopes runs on a worker thread (``asyncio.to_thread``) so that it overlaps the event
-loop, which meanwhile decodes and queues the next frames and delivers the previous batch;
-one batch is in flight at a time and messages are delivered in the order they arrived.
-Smaller batches (the common case at low rates) are verified inline: a thread hop would cost
-more than it saves.
+envelopes goes to an :class:`~swarmmesh._core.EnvelopeVerifier`: a thread of the core that
+never takes the GIL (so it never waits for a busy loop, nor makes the loop wait) and wakes
+the loop through a file descriptor when a batch is done. The loop meanwhile decodes and
+queues the next frames and delivers the previous batch; batches are delivered in the order
+they arrived, at most four are handed over at once, and while any is there the next ones
+follow it (order again). Smaller batches, the common case at low rates, are verified
+inline: a thread hop would cost more than it saves. Where the platform or the event loop
+cannot watch a descriptor (Windows), every batch is verified inline.
 
 The flood targets (the transports a flood goes over now, with their frame limits) are
 computed once per loop iteration and whenever a link, a flag or a health verdict changes:
@@ -29,22 +34,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, NamedTuple
 
+from swarmmesh import _core
 from swarmmesh._core import DedupFilter
+from swarmmesh.errors import SwarmMeshError
 from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.envelope import Envelope, split_frame, verify_envelopes
 from swarmmesh.mesh.gossip import Message, Outboxes
 from swarmmesh.transports.base import Health, Transport
 
 if TYPE_CHECKING:
+    from swarmmesh._core import EnvelopeVerifier
     from swarmmesh.mesh.orchestrator import Mesh
 
 __all__ = ["Flood", "Target"]
 
 log = logging.getLogger(__name__)
+
+
+#: The verifier thread, where the platform has it (Unix).
+_Verifier: type[EnvelopeVerifier] | None = getattr(_core, "EnvelopeVerifier", None)
+#: Batches handed to the verifier thread and not delivered yet (it works through them while
+#: the loop takes in more frames).
+_MAX_JOBS = 4
+#: Origin addresses remembered (bech32m costs about a microsecond a message).
+_ADDRESS_CACHE = 4096
+#: An offload threshold no batch reaches (offloading off).
+_NEVER = 1 << 62
 
 
 class Target(NamedTuple):
@@ -73,14 +93,18 @@ class Flood:
     """Sends and receives the broadcasts of one mesh (see the module docstring)."""
 
     __slots__ = (
+        "_addresses",
         "_config",
         "_dedup",
-        "_inflight",
+        "_jobs",
+        "_loop",
         "_mesh",
+        "_offload_min",
         "_outboxes",
         "_queue",
         "_scheduled",
         "_targets",
+        "_verifier",
         "_waiting",
     )
 
@@ -94,9 +118,14 @@ class Flood:
         # ttl and hops bytes: a copy from another peer or link has the same key.
         self._waiting: dict[bytes, _Waiting] = {}
         self._queue: deque[bytes] = deque()  # the keys not in flight, oldest first
-        self._inflight = 0  # messages in the batch on the worker thread
+        self._jobs: dict[int, list[bytes]] = {}  # verifier job id -> its keys, oldest first
+        self._verifier: EnvelopeVerifier | None = None  # started on first use
+        self._loop: asyncio.AbstractEventLoop | None = None  # where its reader is registered
+        offload = config.verify_offload_min
+        self._offload_min = offload if offload is not None else _NEVER
         self._scheduled = False
         self._targets: Targets | None = None
+        self._addresses: dict[bytes, str] = {}
 
     def __len__(self) -> int:
         """Broadcasts waiting for verification (queued or being verified)."""
@@ -203,8 +232,6 @@ class Flood:
             self._mesh.drop("verify_queue_full", len(lost.senders))
         self._waiting[key] = _Waiting(env, transport, peer_id)
         queue.append(key)
-        if self._inflight:
-            return  # the batch in flight starts the next one when it is done
         if len(queue) >= self._config.verify_batch_size:
             self.flush()
         elif not self._scheduled:
@@ -214,15 +241,19 @@ class Flood:
     def flush(self) -> None:
         """Verify and accept what is queued, in batches of at most ``verify_batch_size``.
 
-        A batch of at least ``verify_offload_min`` goes to a worker thread (and the rest
-        waits for it); smaller ones are verified here.
+        A batch of at least ``verify_offload_min`` goes to the verifier thread, and so does
+        every batch while one is there (so that messages are delivered in the order they
+        came); smaller ones are verified here.
         """
         self._scheduled = False
         queue = self._queue
-        while queue and not self._inflight:
+        while queue:
+            if self._jobs or len(queue) >= self._offload_min:
+                if self._submit():
+                    continue
+                if self._jobs:
+                    return  # the verifier is full: its next result flushes again
             batch = self._take()
-            if self._offload(batch):
-                return
             envs = [self._waiting[k].env for k in batch]
             self._accept(batch, verify_envelopes(envs, threads=self._config.verify_threads))
 
@@ -230,40 +261,77 @@ class Flood:
         queue = self._queue
         return [queue.popleft() for _ in range(min(self._config.verify_batch_size, len(queue)))]
 
-    def _offload(self, batch: list[bytes]) -> bool:
-        """Start verifying ``batch`` on a worker thread if it is large enough; whether it was."""
-        offload = self._config.verify_offload_min
-        if offload is None or len(batch) < offload:
+    def _submit(self) -> bool:
+        """Hand the next batch to the verifier thread; whether it took it."""
+        if len(self._jobs) >= _MAX_JOBS:
             return False
-        self._inflight = len(batch)
+        verifier = self._verifier if self._verifier is not None else self._start_verifier()
+        if verifier is None:
+            return False
+        queue = self._queue
+        size = min(self._config.verify_batch_size, len(queue))
+        envs = [self._waiting[queue[i]].env for i in range(size)]
+        try:
+            job = verifier.submit(envs)
+        except SwarmMeshError as exc:  # pragma: no cover - the thread cannot end on its own
+            log.warning("flood: verifier thread unusable (%s), verifying on the loop", exc)
+            self._stop_verifier()
+            self._offload_min = _NEVER
+            return False
+        if job is None:
+            return False
+        self._jobs[job] = [queue.popleft() for _ in range(size)]
         self._mesh.count("verify_offloaded")
-        envs = [self._waiting[k].env for k in batch]
-        self._mesh.spawn(self._verify_off_loop(batch, envs))
         return True
 
-    async def _verify_off_loop(self, batch: list[bytes], envs: list[Envelope]) -> None:
+    def _start_verifier(self) -> EnvelopeVerifier | None:
+        if _Verifier is None or self._offload_min == _NEVER:
+            self._offload_min = _NEVER
+            return None
+        threads = self._config.verify_threads
+        if threads is None:  # every core but the one the loop runs on
+            threads = max(1, (os.cpu_count() or 1) - 1)
+        verifier = _Verifier(threads=threads, max_jobs=_MAX_JOBS)
+        loop = asyncio.get_running_loop()
         try:
-            verdicts = await asyncio.to_thread(verify_envelopes, envs, threads=self._config.verify_threads)
-        except BaseException:
-            # Cancelled by Mesh.stop (which then clears the flood): nothing to deliver.
-            self._inflight = 0
-            raise
-        self._inflight = 0
-        # Start the next large batch first, so that the worker verifies it while this
-        # one is delivered; a small rest is verified inline after this one (order kept).
-        if len(self._queue) >= (self._config.verify_offload_min or 0):
-            self._offload(self._take())
-        self._accept(batch, verdicts)
-        if not self._inflight and self._queue:
-            self.flush()
+            loop.add_reader(verifier.fileno(), self._on_verified)
+        except NotImplementedError:  # an event loop without add_reader (Windows' proactor)
+            verifier.close()
+            self._offload_min = _NEVER
+            return None
+        self._verifier, self._loop = verifier, loop
+        return verifier
+
+    def _stop_verifier(self) -> None:
+        verifier, loop = self._verifier, self._loop
+        self._verifier = self._loop = None
+        if verifier is not None:
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(verifier.fileno())
+            verifier.close()
+
+    def _on_verified(self) -> None:
+        """The verifier thread finished jobs: deliver them in order (a reader callback)."""
+        if self._verifier is None:  # pragma: no cover - stopped with the wake-up pending
+            return
+        for job, verdicts in self._verifier.results():
+            batch = self._jobs.pop(job)
+            # Keep the thread busy: queue what waits before delivering this batch. Any
+            # size goes: this batch is delivered first, so the order holds.
+            while self._queue and self._submit():
+                pass
+            self._accept(batch, verdicts)
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def _accept(self, batch: list[bytes], verdicts: list[bool]) -> None:
         mesh = self._mesh
         dedup = self._dedup
         waiting = self._waiting
+        linked = mesh.linked_peers()
         now = mesh.clock.now_ms()
-        mesh.count("verify_batches")
-        mesh.count("verified", len(batch))
+        duplicates = received = forwarded = 0
         for key, ok in zip(batch, verdicts, strict=True):
             item = waiting.pop(key, None)
             if item is None:  # pragma: no cover - cleared by Mesh.stop while in flight
@@ -277,20 +345,38 @@ class Flood:
             env = item.env
             msg_id = env.message_id
             if not dedup.check_and_insert(msg_id, now):
-                mesh.count("duplicates", len(senders))
+                duplicates += len(senders)
                 continue
-            if len(senders) > 1:
-                mesh.count("duplicates", len(senders) - 1)
-            origin = env.origin_id
-            mesh.count("broadcasts_received")
+            duplicates += len(senders) - 1
+            origin = self._address(env)
+            received += 1
             mesh.publish_local(Message(env.topic, env.payload, origin, msg_id, item.transport))
-            # Never back to the peers it came from, nor to its origin (which has it).
-            if env.ttl > 0 and self._forward(env, msg_id, {*senders, origin}):
-                mesh.count("forwarded")
+            if env.ttl > 0:
+                # Never back to the peers it came from, nor to its origin (which has it).
+                exclude = {*senders, origin}
+                if not linked <= exclude and self._forward(env, msg_id, exclude):
+                    forwarded += 1
+        mesh.count("verify_batches")
+        mesh.count("verified", len(batch))
+        tally = (("duplicates", duplicates), ("broadcasts_received", received), ("forwarded", forwarded))
+        for what, n in tally:
+            if n:
+                mesh.count(what, n)
+
+    def _address(self, env: Envelope) -> str:
+        """``env.origin_id``, from a bounded cache (most messages come from few origins)."""
+        key = env.origin
+        address = self._addresses.get(key)
+        if address is None:
+            if len(self._addresses) >= _ADDRESS_CACHE:
+                self._addresses.clear()
+            address = self._addresses[key] = env.origin_id
+        return address
 
     def clear(self) -> None:
-        """Forget everything waiting (the mesh stopped)."""
+        """Forget everything waiting and stop the verifier thread (the mesh stopped)."""
+        self._stop_verifier()
+        self._jobs.clear()
         self._waiting.clear()
         self._queue.clear()
-        self._inflight = 0
         self._targets = None

@@ -30,7 +30,7 @@ import hashlib
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, KeysView, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -348,6 +348,10 @@ class Mesh:
     def peers(self) -> frozenset[str]:
         """The peers with at least one link up."""
         return frozenset(p for p, ts in self._links.items() if ts)
+
+    def linked_peers(self) -> KeysView[str]:
+        """A live view of the peers with at least one link up (no copy: for hot paths)."""
+        return self._links.keys()
 
     def links(self) -> dict[str, frozenset[str]]:
         """For every linked peer, the transports it is linked on."""

@@ -1,7 +1,22 @@
-//! `swarmmesh.Envelope`, `verify_envelopes`, `split_frame` and `Reassembler`.
+//! `swarmmesh.Envelope`, `verify_envelopes`, `EnvelopeVerifier`, `split_frame`
+//! and `Reassembler`.
 
+#[cfg(unix)]
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
+#[cfg(unix)]
+use std::io::{ErrorKind, Read, Write as _};
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+#[cfg(unix)]
+use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+#[cfg(unix)]
+use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use pyo3::basic::CompareOp;
@@ -390,6 +405,175 @@ fn verify_envelopes(
     }
 }
 
+/// One batch for the verifier thread: owned copies of the envelopes.
+#[cfg(unix)]
+struct Job {
+    id: u64,
+    envelopes: Vec<Envelope<Vec<u8>>>,
+}
+
+/// What the verifier thread hands back: a job's verdicts, in order.
+#[cfg(unix)]
+type Done = Arc<Mutex<VecDeque<(u64, Vec<bool>)>>>;
+
+/// Verifies batches of envelopes on a thread of its own, which never takes the
+/// GIL: the event loop keeps running while a batch is checked, and learns that
+/// one is done from a readable file descriptor (`loop.add_reader(fileno(), ...)`).
+///
+/// `EnvelopeVerifier(*, threads=None, max_jobs=4)`: each batch is verified over
+/// `threads` workers (default: every core), as `verify_envelopes` does; at most
+/// `max_jobs` batches are submitted and not yet collected. `submit(envelopes)`
+/// copies the envelopes and returns the job's id (None when `max_jobs` are
+/// pending: verify that batch some other way); `results()` returns the
+/// `(id, verdicts)` of the jobs done since the last call, in submission order,
+/// and drains the descriptor. `close()` lets the thread finish its current
+/// batch and end; it is idempotent and also happens when the verifier is
+/// dropped. Unix only (the descriptor is one end of a socket pair).
+#[cfg(unix)]
+#[pyclass(frozen, module = "swarmmesh", name = "EnvelopeVerifier")]
+pub(crate) struct PyEnvelopeVerifier {
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    done: Done,
+    wake: UnixStream,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    state: Mutex<VerifierState>,
+    max_jobs: usize,
+}
+
+/// Job ids and the count of jobs submitted but not collected.
+#[cfg(unix)]
+struct VerifierState {
+    next_id: u64,
+    pending: usize,
+}
+
+#[cfg(unix)]
+fn verifier_loop(jobs: &mpsc::Receiver<Job>, done: &Done, mut wake: UnixStream, threads: usize) {
+    while let Ok(job) = jobs.recv() {
+        let verdicts = envelope::verify_envelopes(&job.envelopes, threads);
+        done.lock().push_back((job.id, verdicts));
+        // Non-blocking: a full socket buffer already holds a wake-up for the reader.
+        let _ = wake.write(&[1]);
+    }
+}
+
+#[cfg(unix)]
+#[pymethods]
+impl PyEnvelopeVerifier {
+    #[new]
+    #[pyo3(signature = (*, threads = None, max_jobs = 4))]
+    fn new(threads: Option<usize>, max_jobs: i64) -> PyResult<Self> {
+        let threads = thread_count(threads)?;
+        let max_jobs = usize::try_from(max_jobs)
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                CoreError::invalid("max_jobs", format!("must be in [1, 1024], got {max_jobs}"))
+            })?;
+        let (wake, notify) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        notify.set_nonblocking(true)?;
+        let (tx, rx) = mpsc::sync_channel::<Job>(max_jobs);
+        let done: Done = Arc::new(Mutex::new(VecDeque::new()));
+        let shared = Arc::clone(&done);
+        let worker = std::thread::Builder::new()
+            .name("swarmmesh-verifier".to_owned())
+            .spawn(move || verifier_loop(&rx, &shared, notify, threads))?;
+        Ok(Self {
+            jobs: Mutex::new(Some(tx)),
+            done,
+            wake,
+            worker: Mutex::new(Some(worker)),
+            state: Mutex::new(VerifierState {
+                next_id: 0,
+                pending: 0,
+            }),
+            max_jobs,
+        })
+    }
+
+    /// The descriptor that becomes readable when a job is done.
+    fn fileno(&self) -> i32 {
+        self.wake.as_raw_fd()
+    }
+
+    /// Jobs submitted and not collected by `results()` yet.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.state.lock().pending
+    }
+
+    /// Copies `envelopes` and queues them as one job; its id, or None when
+    /// `max_jobs` are pending. `InvalidArgumentError` once closed.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts sequences as owned Vecs
+    fn submit(
+        &self,
+        py: Python<'_>,
+        envelopes: Vec<Bound<'_, PyEnvelope>>,
+    ) -> PyResult<Option<u64>> {
+        let mut state = self.state.lock();
+        if state.pending >= self.max_jobs {
+            return Ok(None);
+        }
+        let jobs = self.jobs.lock();
+        let Some(tx) = jobs.as_ref() else {
+            return Err(CoreError::invalid("self", "the verifier is closed").into());
+        };
+        let id = state.next_id;
+        let envelopes = envelopes
+            .iter()
+            .map(|e| {
+                let e = e.get();
+                e.inner.with_payload(e.payload_bytes(py).to_vec())
+            })
+            .collect();
+        match tx.try_send(Job { id, envelopes }) {
+            Ok(()) => {
+                state.next_id += 1;
+                state.pending += 1;
+                Ok(Some(id))
+            }
+            Err(TrySendError::Full(_)) => Ok(None),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(CoreError::invalid("self", "the verifier thread has ended").into())
+            }
+        }
+    }
+
+    /// The `(id, verdicts)` of every job done since the last call, in order.
+    fn results(&self) -> Vec<(u64, Vec<bool>)> {
+        let mut buf = [0_u8; 64];
+        loop {
+            match (&self.wake).read(&mut buf) {
+                Ok(n) if n == buf.len() => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => break, // drained (WouldBlock), or the thread is gone (0, an error)
+            }
+        }
+        let out: Vec<(u64, Vec<bool>)> = self.done.lock().drain(..).collect();
+        let mut state = self.state.lock();
+        state.pending = state.pending.saturating_sub(out.len());
+        out
+    }
+
+    /// Stops taking jobs; the thread ends after the batch it is on. Idempotent.
+    fn close(&self) {
+        self.jobs.lock().take();
+        // Not joined: the thread finishes its batch on its own, the loop does not wait.
+        self.worker.lock().take();
+    }
+
+    fn __repr__(&self) -> String {
+        let closed = self.jobs.lock().is_none();
+        format!(
+            "EnvelopeVerifier(max_jobs={}, pending={}, closed={})",
+            self.max_jobs,
+            self.state.lock().pending,
+            if closed { "True" } else { "False" }
+        )
+    }
+}
+
 /// Cuts `frame` into chunk frames of at most `max_frame` bytes, or returns
 /// `[frame]` if it fits. `chunk_id` (16 bytes) names the chunks of this frame.
 #[pyfunction]
@@ -519,6 +703,8 @@ impl PyReassembler {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEnvelope>()?;
     m.add_class::<PyReassembler>()?;
+    #[cfg(unix)]
+    m.add_class::<PyEnvelopeVerifier>()?;
     m.add_function(wrap_pyfunction!(verify_envelopes, m)?)?;
     m.add_function(wrap_pyfunction!(split_frame, m)?)?;
     m.add("FRAME_ENVELOPE", FRAME_ENVELOPE)?;
