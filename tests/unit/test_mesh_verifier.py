@@ -1,9 +1,11 @@
-"""EnvelopeVerifier: batches checked on a thread of the core that never takes the GIL."""
+"""EnvelopeVerifier and EnvelopeSigner: batches checked or signed on threads of the core that
+never take the GIL, and wake the loop through a descriptor."""
 
 from __future__ import annotations
 
 import select
 import sys
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from swarmmesh.mesh.envelope import verify_envelopes
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the verifier thread is Unix only")
 
 if sys.platform != "win32":
-    from swarmmesh._core import EnvelopeVerifier
+    from swarmmesh._core import EnvelopeSigner, EnvelopeVerifier, SigningKey
 
 
 def _envelopes(n: int) -> list[Envelope]:
@@ -31,8 +33,8 @@ def _envelopes(n: int) -> list[Envelope]:
     return out
 
 
-def _wait(v: EnvelopeVerifier, jobs: int) -> list[tuple[int, list[bool]]]:
-    got: list[tuple[int, list[bool]]] = []
+def _wait(v: EnvelopeVerifier | EnvelopeSigner, jobs: int) -> list[tuple[int, list[Any]]]:
+    got: list[tuple[int, list[Any]]] = []
     while len(got) < jobs:
         ready, _, _ = select.select([v.fileno()], [], [], 30.0)
         assert ready, "the verifier never woke the reader"
@@ -86,3 +88,40 @@ def test_bad_arguments(max_jobs: int) -> None:
         EnvelopeVerifier(max_jobs=max_jobs)
     with pytest.raises(InvalidArgumentError):
         EnvelopeVerifier(threads=0)
+
+
+def test_signer_frames_are_the_frames_of_signed_envelopes_in_order() -> None:
+    kp = Keypair.from_seed(b"\x33" * 32)
+    unsigned = [
+        Envelope("broadcast", i.to_bytes(16, "big"), kp.public_key, "t", bytes([i]) * i, ttl=5)
+        for i in range(100)
+    ]
+    for threads in (1, 2, 3):
+        s = EnvelopeSigner(SigningKey(kp.seed()), threads=threads, max_jobs=2)
+        try:
+            ids = [s.submit(unsigned[:70]), s.submit(unsigned[70:])]
+            frames = [f for job, batch in _wait(s, 2) for f in batch if job in ids]
+            # Ed25519 is deterministic: the same bytes as signing on the loop.
+            assert frames == [e.signed(kp).to_bytes() for e in unsigned]
+            assert all(Envelope.from_bytes(f).verify() for f in frames)
+        finally:
+            s.close()
+
+
+def test_signer_refuses_envelopes_of_another_origin() -> None:
+    kp, other = Keypair.from_seed(b"\x34" * 32), Keypair.from_seed(b"\x35" * 32)
+    s = EnvelopeSigner(SigningKey(kp.seed()), max_jobs=1)
+    try:
+        foreign = Envelope("broadcast", bytes(16), other.public_key, "t", b"x")
+        with pytest.raises(InvalidArgumentError) as info:
+            s.submit([foreign])
+        assert info.value.argument == "key"
+        mine = Envelope("broadcast", bytes(16), kp.public_key, "t", b"x")
+        assert s.submit([mine]) == 0
+        assert s.submit([mine]) is None  # max_jobs=1
+        assert s.pending == 1
+        _wait(s, 1)
+    finally:
+        s.close()
+    with pytest.raises(InvalidArgumentError):
+        s.submit([mine])

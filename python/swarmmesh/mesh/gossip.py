@@ -215,6 +215,7 @@ class Outboxes:
             try_send = getattr(transport, "try_send", None)
         counters = self.counters
         total = -1  # read on first use: the fast path never needs it
+        written = 0
         for peer_id in peers:
             key = (name, peer_id)
             box = boxes.get(key)
@@ -222,7 +223,7 @@ class Outboxes:
                 if try_send is not None:
                     try:
                         if try_send(peer_id, frame):
-                            counters["written"] += 1
+                            written += 1
                             continue
                     except TransportError as exc:
                         counters["send_errors"] += 1
@@ -246,6 +247,8 @@ class Outboxes:
                 box.writer = task
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+        if written:
+            counters["written"] += written
         if total >= 0:
             self._totals[name] = total
 

@@ -53,6 +53,7 @@ from swarmmesh.mesh.gossip import Message, Outboxes, Receipt, Subscription
 from swarmmesh.mesh.health import HealthMonitor
 from swarmmesh.mesh.resilience import Resilience
 from swarmmesh.mesh.sending import AttemptError, SendOp
+from swarmmesh.mesh.signing import Publisher
 from swarmmesh.transports.base import Transport, TransportError, UnsupportedError
 
 __all__ = ["Mesh"]
@@ -110,7 +111,9 @@ class Mesh:
         else:
             self._legacy = "peerjs" if "peerjs" in self._transports else self._order[0]
         seed = cfg.seed if cfg.seed is not None else secrets.randbits(64)
-        self._id_salt = seed.to_bytes(8, "little") + keypair.public_key
+        salt = seed.to_bytes(8, "little") + keypair.public_key
+        # Keyed once: each id hashes a copy (the same digest as keying it every time).
+        self._id_hash = hashlib.blake2b(digest_size=16, key=salt[:64])
         self._id_counter = 0
         self._resilience = Resilience(
             cfg.resilience,
@@ -148,6 +151,7 @@ class Mesh:
         self._max_frame: dict[str, int] = {}
         self._wanted: dict[str, None] = {}  # peers we connected to (redialled when a link is missing)
         self._flood = Flood(self, self._dedup, self._outboxes, cfg)
+        self._publisher = Publisher(self._signer, cfg, self._flood.send, self.count)
         self._send_slots = asyncio.Semaphore(cfg.max_pending_sends)
         self._peer_slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -234,6 +238,7 @@ class Mesh:
                 await t.stop()
             raise
         self._unsubscribe_flags = self._flags.subscribe(self._on_flag)
+        self._publisher.open()
         await self._resilience.start()
         await self._health.start()
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
@@ -243,6 +248,8 @@ class Mesh:
         if not self._running:
             return
         self._running = False
+        await self._publisher.finish()  # broadcasts made so far still go out
+        self._publisher.close()
         if self._unsubscribe_flags is not None:
             self._unsubscribe_flags()
             self._unsubscribe_flags = None
@@ -395,7 +402,7 @@ class Mesh:
                 self._dropped["banned"] += 1
                 return
             self._banned.discard(peer_id)
-        if frame[0:1] == _CHUNK:
+        if not broadcast and frame[0:1] == _CHUNK:
             try:
                 whole = self._reassembler.push(f"{transport}|{peer_id}", frame, self._clock.now_ms())
             except DecodeError as exc:
@@ -648,17 +655,24 @@ class Mesh:
     # ------------------------------------------------------------------ broadcast
 
     async def broadcast(self, topic: str, payload: bytes) -> bytes:
-        """Flood a signed message over every healthy transport; return its message id."""
+        """Flood a signed message over every healthy transport; return its message id.
+
+        The message is signed and queued for every peer before this returns, except
+        during a burst (``MeshConfig.sign_offload_min`` broadcasts in one loop
+        iteration), when the rest of the burst is signed on the core's signer thread
+        and leaves, in order, a few milliseconds later. Waits while
+        ``MeshConfig.sign_queue`` broadcasts wait for that thread.
+        """
         self._check_running()
         msg_id = self._new_id()
         now = self._clock.now_ms()
         env = Envelope(
             "broadcast", msg_id, self._keypair.public_key, topic, payload,
             ttl=self._config.broadcast_ttl, timestamp_ms=now,
-        ).signed(self._signer)  # fmt: skip
+        )  # fmt: skip
         self._dedup.check_and_insert(msg_id, now)
         self._count["broadcasts"] += 1
-        self._flood.send(env.to_bytes(), msg_id)
+        await self._publisher.publish(env, msg_id)
         return msg_id
 
     def publish_local(self, msg: Message) -> None:
@@ -769,8 +783,8 @@ class Mesh:
     # ------------------------------------------------------------------ stats and helpers
 
     def backlog(self) -> int:
-        """Frames waiting in this mesh: queued gossip plus broadcasts awaiting verification."""
-        return self._outboxes.queued() + len(self._flood)
+        """Frames waiting in this mesh: queued gossip, broadcasts awaiting verification or signing."""
+        return self._outboxes.queued() + len(self._flood) + len(self._publisher)
 
     def stats(self) -> dict[str, object]:
         """Counters and gauges: sends, broadcasts, drops by reason, queues, router, breakers."""
@@ -796,9 +810,9 @@ class Mesh:
 
     def _new_id(self) -> bytes:
         self._id_counter += 1
-        return hashlib.blake2b(
-            self._id_counter.to_bytes(8, "little"), digest_size=16, key=self._id_salt[:64]
-        ).digest()
+        h = self._id_hash.copy()
+        h.update(self._id_counter.to_bytes(8, "little"))
+        return h.digest()
 
     def _check_running(self) -> None:
         if not self._running:
