@@ -76,8 +76,9 @@ class MeshConfig:
     loop, over ``verify_threads`` workers or every core but the loop's (``None``: always
     inline, on the loop's thread). A node's own broadcasts are signed inline, but once
     ``sign_offload_min`` were made in one loop iteration the rest of that burst is signed on
-    the core's signer thread, in batches of ``verify_batch_size``, at most ``sign_queue``
-    waiting (``broadcast`` then waits); ``None``: always inline.
+    the core's signer thread (over ``verify_threads`` workers, ``None``: every core but
+    the loop's), in batches of ``verify_batch_size``, at most ``sign_queue`` waiting
+    (``broadcast`` then waits); ``None``: always inline.
 
     Bounds (backpressure): ``max_pending_sends`` sends in flight on the mesh and
     ``max_inflight_per_peer`` per peer (a send waits up to ``send_wait_s`` for a slot);

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -162,7 +163,10 @@ class Publisher:
     def _start(self) -> EnvelopeSigner | None:
         if _Signer is None or self._threshold == _NEVER:
             return None
-        signer = _Signer(self._key, threads=self._threads, max_jobs=_MAX_JOBS)
+        threads = self._threads
+        if threads is None:  # every core but the one the loop runs on
+            threads = max(1, (os.cpu_count() or 1) - 1)
+        signer = _Signer(self._key, threads=threads, max_jobs=_MAX_JOBS)
         loop = asyncio.get_running_loop()
         try:
             loop.add_reader(signer.fileno(), self._on_signed)
