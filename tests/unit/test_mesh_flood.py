@@ -9,6 +9,7 @@ import pytest
 
 from swarmmesh import Envelope, Keypair, MemoryNetwork, Mesh, MeshConfig
 from swarmmesh.clock import ManualClock
+from swarmmesh.mesh.flood import Flood
 
 NAMES = ("integrated", "gun", "peerjs")
 
@@ -194,3 +195,27 @@ async def test_a_loop_that_cannot_watch_descriptors_verifies_inline(monkeypatch:
         c = _counters(p.a)
         assert "verify_offloaded" not in c
         assert c["verified"] == 20
+
+
+async def test_a_failing_delivery_of_one_verified_batch_loses_only_that_batch(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = MeshConfig(verify_batch_size=4, verify_offload_min=2)
+    async with Pair(cfg) as p:
+        sub = p.a.subscribe("news")
+        accept = Flood._accept
+        calls = 0
+
+        def flaky(self: Flood, batch: list[bytes], verdicts: list[bool]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise RuntimeError("boom")
+            accept(self, batch, verdicts)
+
+        monkeypatch.setattr(Flood, "_accept", flaky)
+        ids = [await p.b.broadcast("news", bytes([k])) for k in range(20)]
+        await _quiet(p.a, p.b, net=p.net)
+        assert [m.message_id for m in iter(sub.get_nowait, None)] == ids[:4] + ids[8:]
+        assert p.a.backlog() == 0
+        assert "delivering a verified batch failed" in caplog.text

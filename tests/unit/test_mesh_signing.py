@@ -119,3 +119,29 @@ async def test_a_loop_that_cannot_watch_descriptors_signs_inline(monkeypatch: py
         await _quiet(a, b, net=net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == ids
         assert "sign_offloaded" not in _counters(a)
+
+
+async def test_a_failing_flood_of_one_signed_frame_loses_only_that_frame(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    net, a, b, kb = _pair(MeshConfig(sign_offload_min=1, verify_batch_size=8))
+    async with a, b:
+        await a.connect(kb.address)
+        sub = b.subscribe("news")
+        publisher = a._publisher
+        flood = publisher._send
+        calls = 0
+
+        def flaky(frame: bytes, msg_id: bytes) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 5:
+                raise RuntimeError("boom")
+            flood(frame, msg_id)
+
+        publisher._send = flaky
+        ids = [await a.broadcast("news", bytes([k])) for k in range(30)]
+        await _quiet(a, b, net=net)
+        got = [m.message_id for m in iter(sub.get_nowait, None)]
+        assert got == ids[:4] + ids[5:]
+        assert "flooding a signed broadcast failed" in caplog.text

@@ -320,7 +320,12 @@ class Flood:
             # size goes: this batch is delivered first, so the order holds.
             while self._queue and self._submit():
                 pass
-            self._accept(batch, verdicts)
+            try:
+                self._accept(batch, verdicts)
+            except Exception:  # a reader callback must not lose the batches after this one
+                log.exception("flood: delivering a verified batch failed")
+                for key in batch:
+                    self._waiting.pop(key, None)
         if self._queue and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)

@@ -194,10 +194,13 @@ class Publisher:
             if self._waiting:  # keep the thread busy while these go out
                 self._hand_over()
             for frame, msg_id in zip(frames, ids, strict=True):
-                if frame:
-                    self._send(frame, msg_id)
-                else:  # pragma: no cover - a signed broadcast always encodes
+                if not frame:  # pragma: no cover - a signed broadcast always encodes
                     self._counted("sign_failed", 1)
+                    continue
+                try:
+                    self._send(frame, msg_id)
+                except Exception:  # a reader callback must not lose the frames after this one
+                    log.exception("publisher: flooding a signed broadcast failed")
         if self._waiting:
             self._hand_over()
         elif not self._jobs:
