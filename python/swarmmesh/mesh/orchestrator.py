@@ -394,8 +394,9 @@ class Mesh:
         """A frame arrived (LinkHandler): reassemble, decode, dispatch. Never raises."""
         # The hot path: most frames of a flood are copies of a broadcast already accepted;
         # its id sits at a fixed offset, so a duplicate is dropped without decoding it.
-        broadcast = _is_broadcast(frame)
-        if broadcast and self._seen(frame):
+        broadcast = len(frame) >= _MIN_ENVELOPE and frame[0] == FRAME_ENVELOPE and frame[2] == _KIND_BROADCAST
+        if broadcast and self._dedup.contains(frame[6:22], self._clock.now_ms()):
+            self._count["duplicates"] += 1
             return
         if self._banned and peer_id in self._banned:
             if self._resilience.is_banned(peer_id):
