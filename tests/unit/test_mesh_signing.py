@@ -145,3 +145,21 @@ async def test_a_failing_flood_of_one_signed_frame_loses_only_that_frame(
         got = [m.message_id for m in iter(sub.get_nowait, None)]
         assert got == ids[:4] + ids[5:]
         assert "flooding a signed broadcast failed" in caplog.text
+
+
+async def test_without_a_spare_core_everything_stays_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import swarmmesh.mesh.flood as flood_module
+    import swarmmesh.mesh.signing as signing_module
+
+    monkeypatch.setattr(flood_module, "spare_cores", lambda: 0)
+    monkeypatch.setattr(signing_module, "spare_cores", lambda: 0)
+    net, a, b, kb = _pair(MeshConfig(sign_offload_min=2, verify_offload_min=2, verify_batch_size=8))
+    async with a, b:
+        await a.connect(kb.address)
+        sub = b.subscribe("news")
+        ids = [await a.broadcast("news", bytes([k])) for k in range(40)]
+        assert a.backlog() == 0  # signed and queued before broadcast returned
+        await _quiet(a, b, net=net)
+        assert [m.message_id for m in iter(sub.get_nowait, None)] == ids
+        assert "sign_offloaded" not in _counters(a)
+        assert "verify_offloaded" not in _counters(b)

@@ -78,7 +78,8 @@ class MeshConfig:
     ``sign_offload_min`` were made in one loop iteration the rest of that burst is signed on
     the core's signer thread (over ``verify_threads`` workers, ``None``: every core but
     the loop's), in batches of ``verify_batch_size``, at most ``sign_queue`` waiting
-    (``broadcast`` then waits); ``None``: always inline.
+    (``broadcast`` then waits); ``None``: always inline. With a single core to run on,
+    both stay inline whatever these say.
 
     Bounds (backpressure): ``max_pending_sends`` sends in flight on the mesh and
     ``max_inflight_per_peer`` per peer (a send waits up to ``send_wait_s`` for a slot);

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, NamedTuple
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from swarmmesh import _core
 from swarmmesh._core import DedupFilter
 from swarmmesh.errors import SwarmMeshError
+from swarmmesh.mesh._cores import spare_cores
 from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.envelope import Envelope, split_frame, verify_envelopes
 from swarmmesh.mesh.gossip import Message, Outboxes
@@ -122,7 +122,8 @@ class Flood:
         self._verifier: EnvelopeVerifier | None = None  # started on first use
         self._loop: asyncio.AbstractEventLoop | None = None  # where its reader is registered
         offload = config.verify_offload_min
-        self._offload_min = offload if offload is not None else _NEVER
+        # A thread only pays where it has a core of its own.
+        self._offload_min = offload if offload is not None and spare_cores() else _NEVER
         self._scheduled = False
         self._targets: Targets | None = None
         self._addresses: dict[bytes, str] = {}
@@ -290,7 +291,7 @@ class Flood:
             return None
         threads = self._config.verify_threads
         if threads is None:  # every core but the one the loop runs on
-            threads = max(1, (os.cpu_count() or 1) - 1)
+            threads = max(1, spare_cores())
         verifier = _Verifier(threads=threads, max_jobs=_MAX_JOBS)
         loop = asyncio.get_running_loop()
         try:

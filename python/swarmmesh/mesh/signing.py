@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 from swarmmesh import _core
 from swarmmesh._core import SigningKey
 from swarmmesh.errors import SwarmMeshError
+from swarmmesh.mesh._cores import spare_cores
 from swarmmesh.mesh.config import MeshConfig
 from swarmmesh.mesh.envelope import Envelope
 
@@ -82,7 +82,8 @@ class Publisher:
         self._send = send
         self._counted = count
         threshold = config.sign_offload_min
-        self._threshold = threshold if threshold is not None else _NEVER
+        # A thread only pays where it has a core of its own.
+        self._threshold = threshold if threshold is not None and spare_cores() else _NEVER
         self._batch = config.verify_batch_size
         self._threads = config.verify_threads
         self._max_waiting = config.sign_queue
@@ -165,7 +166,7 @@ class Publisher:
             return None
         threads = self._threads
         if threads is None:  # every core but the one the loop runs on
-            threads = max(1, (os.cpu_count() or 1) - 1)
+            threads = max(1, spare_cores())
         signer = _Signer(self._key, threads=threads, max_jobs=_MAX_JOBS)
         loop = asyncio.get_running_loop()
         try:
