@@ -132,8 +132,13 @@ class Publisher:
     def _end_burst(self) -> None:
         self._burst = 0
 
-    def _hand_over(self) -> None:
-        """Give the waiting broadcasts to the signer thread, in batches (inline if it cannot)."""
+    def _hand_over(self, *, inline: bool = True) -> None:
+        """Give the waiting broadcasts to the signer thread, in batches.
+
+        If it cannot take them (none on this platform, or it became unusable) they are
+        signed here, unless ``inline`` is false (a batch it returned is not sent yet, and
+        these must not overtake it).
+        """
         self._scheduled = False
         waiting = self._waiting
         while waiting and len(self._jobs) < _MAX_JOBS:
@@ -151,8 +156,8 @@ class Publisher:
                     self._jobs[job] = [waiting.popleft()[1] for _ in range(size)]
                     self._counted("sign_offloaded", 1)
                     continue
-                if self._jobs:
-                    break  # the thread is full: its next result hands over more
+            if self._jobs or not inline:
+                break  # the thread is full, or a batch of it goes first: more later
             # No thread (or none usable): sign here, in order.
             for _ in range(size):
                 env, msg_id = waiting.popleft()
@@ -193,7 +198,7 @@ class Publisher:
         for job, frames in self._signer.results():
             ids = self._jobs.pop(job)
             if self._waiting:  # keep the thread busy while these go out
-                self._hand_over()
+                self._hand_over(inline=False)
             for frame, msg_id in zip(frames, ids, strict=True):
                 if not frame:  # pragma: no cover - a signed broadcast always encodes
                     self._counted("sign_failed", 1)
