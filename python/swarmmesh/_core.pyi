@@ -33,6 +33,8 @@ __all__ = [
     "DedupFilter",
     "DedupStats",
     "Envelope",
+    "EnvelopeSigner",
+    "EnvelopeVerifier",
     "InvalidArgumentError",
     "Ledger",
     "Reassembler",
@@ -958,6 +960,40 @@ class Envelope:
 
 def verify_envelopes(envelopes: Sequence[Envelope], *, threads: int | None = None) -> list[bool]:
     """One verdict per envelope: valid signature by its origin (batch, GIL released)."""
+
+@final
+class EnvelopeVerifier:
+    """Verifies batches of envelopes on its own thread, which never takes the GIL (Unix only)."""
+
+    def __new__(cls, *, threads: int | None = None, max_jobs: int = 4) -> EnvelopeVerifier: ...
+    def fileno(self) -> int:
+        """The descriptor that becomes readable when a job is done (`loop.add_reader`)."""
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not collected by `results()` yet."""
+    def submit(self, envelopes: Sequence[Envelope]) -> int | None:
+        """Copy `envelopes` and queue them as one job; its id, or None when `max_jobs` are pending."""
+    def results(self) -> list[tuple[int, list[bool]]]:
+        """The `(id, verdicts)` of every job done since the last call, in order."""
+    def close(self) -> None:
+        """Stop taking jobs; the thread ends after its current batch. Idempotent."""
+
+@final
+class EnvelopeSigner:
+    """Signs and encodes batches of envelopes with one key on its own thread, without the GIL (Unix only)."""
+
+    def __new__(cls, key: SigningKey, *, threads: int | None = None, max_jobs: int = 4) -> EnvelopeSigner: ...
+    def fileno(self) -> int:
+        """The descriptor that becomes readable when a job is done (`loop.add_reader`)."""
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not collected by `results()` yet."""
+    def submit(self, envelopes: Sequence[Envelope]) -> int | None:
+        """Copy `envelopes` (origin: the key's) and queue them as one job; its id, or None when full."""
+    def results(self) -> list[tuple[int, list[bytes]]]:
+        """The `(id, frames)` of every job done since the last call, in order (each signed and encoded)."""
+    def close(self) -> None:
+        """Stop taking jobs; the thread ends after its current batch. Idempotent."""
 
 def split_frame(frame: _Bytes, max_frame: int, chunk_id: _Id) -> list[bytes]:
     """Cut `frame` into chunk frames of at most `max_frame` bytes, or `[frame]` if it fits."""

@@ -34,6 +34,7 @@ _INTS: Final = {
     "gossip_queue_per_peer": (1, 10_000_000),
     "gossip_queue_per_transport": (1, 100_000_000),
     "verify_queue": (1, 10_000_000),
+    "sign_queue": (1, 10_000_000),
     "subscription_queue": (1, 10_000_000),
     "legacy_attempts": (1, 1_000),
     "send_rounds": (1, 1_000),
@@ -73,7 +74,15 @@ class MeshConfig:
     Broadcasts: ``broadcast_ttl`` hops; ``dedup_capacity`` / ``dedup_fp_rate`` /
     ``dedup_ttl_s`` size the one :class:`~swarmmesh.DedupFilter`; incoming broadcasts
     are verified in batches of at most ``verify_batch_size`` (``verify_threads``: worker
-    threads, ``None`` for every core), at most ``verify_queue`` waiting.
+    threads, ``None`` for every core), at most ``verify_queue`` waiting; a batch of at least
+    ``verify_offload_min`` is verified on the core's verifier thread, overlapping the event
+    loop, over ``verify_threads`` workers or every core but the loop's (``None``: always
+    inline, on the loop's thread). A node's own broadcasts are signed inline, but once
+    ``sign_offload_min`` were made in one loop iteration the rest of that burst is signed on
+    the core's signer thread (over ``verify_threads`` workers, ``None``: every core but
+    the loop's), in batches of ``verify_batch_size``, at most ``sign_queue`` waiting
+    (``broadcast`` then waits); ``None``: always inline. With a single core to run on,
+    both stay inline whatever these say.
 
     Bounds (backpressure): ``max_pending_sends`` sends in flight on the mesh and
     ``max_inflight_per_peer`` per peer (a send waits up to ``send_wait_s`` for a slot);
@@ -110,6 +119,9 @@ class MeshConfig:
     verify_batch_size: int = 256
     verify_threads: int | None = None
     verify_queue: int = 65_536
+    verify_offload_min: int | None = 128
+    sign_offload_min: int | None = 128
+    sign_queue: int = 4_096
     max_pending_sends: int = 100_000
     max_inflight_per_peer: int = 1_024
     gossip_queue_per_peer: int = 4_096
@@ -161,6 +173,10 @@ class MeshConfig:
         vt = self.verify_threads
         if vt is not None and (isinstance(vt, bool) or not isinstance(vt, int) or not 1 <= vt <= 1024):
             raise ConfigError("verify_threads", f"must be None or an integer in [1, 1024], got {vt!r}")
+        for name in ("verify_offload_min", "sign_offload_min"):
+            vo = getattr(self, name)
+            if vo is not None and (isinstance(vo, bool) or not isinstance(vo, int) or not 1 <= vo <= 65_536):
+                raise ConfigError(name, f"must be None or an integer in [1, 65536], got {vo!r}")
         lt = self.legacy_transport
         if lt is not None and (not isinstance(lt, str) or not lt):
             raise ConfigError("legacy_transport", f"must be None or a non-empty name, got {lt!r}")

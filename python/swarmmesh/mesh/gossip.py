@@ -195,19 +195,27 @@ class Outboxes:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def fanout(self, transport: Transport, peers: Iterable[str], frame: bytes) -> None:
+    def fanout(
+        self,
+        transport: Transport,
+        peers: Iterable[str],
+        frame: bytes,
+        try_send: Callable[[str, bytes], bool] | None = None,
+    ) -> None:
         """Queue one ``frame`` for each of ``peers`` on ``transport`` (the flood's hot path).
 
         A transport with a non-blocking ``try_send(peer_id, frame) -> bool`` (the memory
         transport) takes the frame at once when nothing is queued for that peer, without a
-        queue or a task.
+        queue or a task. ``try_send``: that method, when the caller has it at hand (it is
+        looked up otherwise).
         """
         name = transport.name
         boxes = self._boxes
-        try_send: Callable[[str, bytes], bool] | None = getattr(transport, "try_send", None)
+        if try_send is None:
+            try_send = getattr(transport, "try_send", None)
         counters = self.counters
-        total = self._totals.get(name, 0)
-        per_peer, per_transport = self._per_peer, self._per_transport
+        total = -1  # read on first use: the fast path never needs it
+        written = 0
         for peer_id in peers:
             key = (name, peer_id)
             box = boxes.get(key)
@@ -215,15 +223,17 @@ class Outboxes:
                 if try_send is not None:
                     try:
                         if try_send(peer_id, frame):
-                            counters["written"] += 1
+                            written += 1
                             continue
                     except TransportError as exc:
                         counters["send_errors"] += 1
                         log.debug("gossip to %s on %s dropped: %s", peer_id, name, exc)
                         continue
                 box = boxes[key] = _Outbox()
+            if total < 0:
+                total = self._totals.get(name, 0)
             q = box.frames
-            if len(q) >= per_peer or total >= per_transport:
+            if len(q) >= self._per_peer or total >= self._per_transport:
                 counters["dropped_full"] += 1
                 if not q:
                     continue
@@ -237,7 +247,10 @@ class Outboxes:
                 box.writer = task
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        self._totals[name] = total
+        if written:
+            counters["written"] += written
+        if total >= 0:
+            self._totals[name] = total
 
     def queued(self, transport: str | None = None) -> int:
         """Frames queued now (on one transport, or all)."""

@@ -30,11 +30,11 @@ import hashlib
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, KeysView, Sequence
 from types import TracebackType
 from typing import Any, Final
 
-from swarmmesh._core import DedupFilter, Router, public_key_of
+from swarmmesh._core import DedupFilter, Router, SigningKey, public_key_of
 from swarmmesh.clock import Clock, SystemClock, TimerHandle
 from swarmmesh.errors import ConfigError, DecodeError, DeliveryError, InvalidArgumentError
 from swarmmesh.flags import FeatureFlags
@@ -53,6 +53,7 @@ from swarmmesh.mesh.gossip import Message, Outboxes, Receipt, Subscription
 from swarmmesh.mesh.health import HealthMonitor
 from swarmmesh.mesh.resilience import Resilience
 from swarmmesh.mesh.sending import AttemptError, SendOp
+from swarmmesh.mesh.signing import Publisher
 from swarmmesh.transports.base import Transport, TransportError, UnsupportedError
 
 __all__ = ["Mesh"]
@@ -87,6 +88,8 @@ class Mesh:
         clock: Clock | None = None,
     ) -> None:
         self._keypair = keypair
+        # The core key itself signs broadcasts: no Python call between the envelope and Rust.
+        self._signer = SigningKey(keypair.seed())
         self._config = config if config is not None else MeshConfig()
         self._flags = flags if flags is not None else FeatureFlags()
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -108,7 +111,9 @@ class Mesh:
         else:
             self._legacy = "peerjs" if "peerjs" in self._transports else self._order[0]
         seed = cfg.seed if cfg.seed is not None else secrets.randbits(64)
-        self._id_salt = seed.to_bytes(8, "little") + keypair.public_key
+        salt = seed.to_bytes(8, "little") + keypair.public_key
+        # Keyed once: each id hashes a copy (the same digest as keying it every time).
+        self._id_hash = hashlib.blake2b(digest_size=16, key=salt[:64])
         self._id_counter = 0
         self._resilience = Resilience(
             cfg.resilience,
@@ -146,6 +151,7 @@ class Mesh:
         self._max_frame: dict[str, int] = {}
         self._wanted: dict[str, None] = {}  # peers we connected to (redialled when a link is missing)
         self._flood = Flood(self, self._dedup, self._outboxes, cfg)
+        self._publisher = Publisher(self._signer, cfg, self._flood.send, self.count)
         self._send_slots = asyncio.Semaphore(cfg.max_pending_sends)
         self._peer_slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -232,6 +238,7 @@ class Mesh:
                 await t.stop()
             raise
         self._unsubscribe_flags = self._flags.subscribe(self._on_flag)
+        self._publisher.open()
         await self._resilience.start()
         await self._health.start()
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
@@ -241,6 +248,8 @@ class Mesh:
         if not self._running:
             return
         self._running = False
+        await self._publisher.finish()  # broadcasts made so far still go out
+        self._publisher.close()
         if self._unsubscribe_flags is not None:
             self._unsubscribe_flags()
             self._unsubscribe_flags = None
@@ -259,6 +268,7 @@ class Mesh:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._flood.clear()
         await self._outboxes.close()
         for t in self._transports.values():
             try:
@@ -346,6 +356,10 @@ class Mesh:
         """The peers with at least one link up."""
         return frozenset(p for p, ts in self._links.items() if ts)
 
+    def linked_peers(self) -> KeysView[str]:
+        """A live view of the peers with at least one link up (no copy: for hot paths)."""
+        return self._links.keys()
+
     def links(self) -> dict[str, frozenset[str]]:
         """For every linked peer, the transports it is linked on."""
         return {p: frozenset(ts) for p, ts in self._links.items() if ts}
@@ -358,6 +372,7 @@ class Mesh:
             self._spawn(self._transports[transport].disconnect(peer_id, "banned"))
             return
         self._links.setdefault(peer_id, set()).add(transport)
+        self._flood.invalidate()
         self._health.track(peer_id, transport)
         self._count["links_up"] += 1
 
@@ -369,6 +384,7 @@ class Mesh:
             if not ts:
                 del self._links[peer_id]
         self._health.untrack(peer_id, transport)
+        self._flood.invalidate()
         self._outboxes.drop_peer(transport, peer_id)
         self._count["links_down"] += 1
         if reason not in _ORDERLY and self._running:
@@ -378,12 +394,8 @@ class Mesh:
         """A frame arrived (LinkHandler): reassemble, decode, dispatch. Never raises."""
         # The hot path: most frames of a flood are copies of a broadcast already accepted;
         # its id sits at a fixed offset, so a duplicate is dropped without decoding it.
-        if (
-            len(frame) >= _MIN_ENVELOPE
-            and frame[0] == FRAME_ENVELOPE
-            and frame[2] == _KIND_BROADCAST
-            and self._dedup.contains(frame[6:22], self._clock.now_ms())
-        ):
+        broadcast = len(frame) >= _MIN_ENVELOPE and frame[0] == FRAME_ENVELOPE and frame[2] == _KIND_BROADCAST
+        if broadcast and self._dedup.contains(frame[6:22], self._clock.now_ms()):
             self._count["duplicates"] += 1
             return
         if self._banned and peer_id in self._banned:
@@ -391,7 +403,7 @@ class Mesh:
                 self._dropped["banned"] += 1
                 return
             self._banned.discard(peer_id)
-        if frame[0:1] == _CHUNK:
+        if not broadcast and frame[0:1] == _CHUNK:
             try:
                 whole = self._reassembler.push(f"{transport}|{peer_id}", frame, self._clock.now_ms())
             except DecodeError as exc:
@@ -400,6 +412,12 @@ class Mesh:
             if whole is None:
                 return
             frame = whole
+            broadcast = _is_broadcast(frame)
+            if broadcast and self._seen(frame):
+                return
+        # A copy of a broadcast waiting for verification joins it, undecoded.
+        if broadcast and self._flood.merge(frame, peer_id):
+            return
         try:
             env = Envelope.from_bytes(frame)
         except DecodeError as exc:
@@ -407,7 +425,7 @@ class Mesh:
             return
         kind = env.kind
         if kind == "broadcast":
-            self._flood.receive(env, transport, peer_id)
+            self._flood.receive(frame, env, transport, peer_id)
         elif kind == "ack" or kind == "nack":
             op = self._pending.get(env.message_id)
             if op is None:
@@ -432,6 +450,13 @@ class Mesh:
                 pinged[1].set_result(None)
         else:  # pragma: no cover - the decoder admits only the kinds above
             self._malformed(transport, peer_id, f"unknown_kind_{kind}")
+
+    def _seen(self, frame: bytes) -> bool:
+        """Whether the broadcast ``frame``'s id is in the dedup filter (counted as a duplicate)."""
+        if self._dedup.contains(frame[6:22], self._clock.now_ms()):
+            self._count["duplicates"] += 1
+            return True
+        return False
 
     def _malformed(self, transport: str, peer_id: str, reason: str) -> None:
         self._dropped[f"malformed:{reason}"] += 1
@@ -581,9 +606,9 @@ class Mesh:
         """Bump a counter of :meth:`stats`."""
         self._count[what] += n
 
-    def drop(self, reason: str) -> None:
-        """Count a dropped frame or message under ``reason`` (``stats()["dropped"]``)."""
-        self._dropped[reason] += 1
+    def drop(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` dropped frames or messages under ``reason`` (``stats()["dropped"]``)."""
+        self._dropped[reason] += n
 
     def max_frame(self, t: Transport) -> int:
         """The largest frame ``t`` takes (cached: capabilities are fixed once started)."""
@@ -631,16 +656,24 @@ class Mesh:
     # ------------------------------------------------------------------ broadcast
 
     async def broadcast(self, topic: str, payload: bytes) -> bytes:
-        """Flood a signed message over every healthy transport; return its message id."""
+        """Flood a signed message over every healthy transport; return its message id.
+
+        The message is signed and queued for every peer before this returns, except
+        during a burst (``MeshConfig.sign_offload_min`` broadcasts in one loop
+        iteration), when the rest of the burst is signed on the core's signer thread
+        and leaves, in order, a few milliseconds later. Waits while
+        ``MeshConfig.sign_queue`` broadcasts wait for that thread.
+        """
         self._check_running()
         msg_id = self._new_id()
+        now = self._clock.now_ms()
         env = Envelope(
             "broadcast", msg_id, self._keypair.public_key, topic, payload,
-            ttl=self._config.broadcast_ttl, timestamp_ms=self._clock.now_ms(),
-        ).signed(self._keypair)  # fmt: skip
-        self._dedup.check_and_insert(msg_id, self._clock.now_ms())
+            ttl=self._config.broadcast_ttl, timestamp_ms=now,
+        )  # fmt: skip
+        self._dedup.check_and_insert(msg_id, now)
         self._count["broadcasts"] += 1
-        self._flood.send(env.to_bytes(), msg_id)
+        await self._publisher.publish(env, msg_id)
         return msg_id
 
     def publish_local(self, msg: Message) -> None:
@@ -683,6 +716,7 @@ class Mesh:
         return await self.ping(peer_id, transport)
 
     def _on_health(self, peer_id: str, transport: str, ok: bool, rtt_ms: float) -> None:
+        self._flood.invalidate()  # the transport's verdict may have changed
         self._router.observe(peer_id, transport, ok, rtt_ms if ok else None, self._clock.now_ms())
 
     async def _probe(self, peer_id: str, transport: str) -> bool:
@@ -707,6 +741,7 @@ class Mesh:
                 self._spawn(t.disconnect(peer_id, "banned"))
 
     def _on_flag(self, name: str, value: bool) -> None:
+        self._flood.invalidate()
         if name == "connection_resilience":
             self._resilience.enabled = value
         elif name == "hybrid_orchestrator" and value and self._running:
@@ -749,8 +784,8 @@ class Mesh:
     # ------------------------------------------------------------------ stats and helpers
 
     def backlog(self) -> int:
-        """Frames waiting in this mesh: queued gossip plus broadcasts awaiting verification."""
-        return self._outboxes.queued() + len(self._flood)
+        """Frames waiting in this mesh: queued gossip, broadcasts awaiting verification or signing."""
+        return self._outboxes.queued() + len(self._flood) + len(self._publisher)
 
     def stats(self) -> dict[str, object]:
         """Counters and gauges: sends, broadcasts, drops by reason, queues, router, breakers."""
@@ -776,9 +811,9 @@ class Mesh:
 
     def _new_id(self) -> bytes:
         self._id_counter += 1
-        return hashlib.blake2b(
-            self._id_counter.to_bytes(8, "little"), digest_size=16, key=self._id_salt[:64]
-        ).digest()
+        h = self._id_hash.copy()
+        h.update(self._id_counter.to_bytes(8, "little"))
+        return h.digest()
 
     def _check_running(self) -> None:
         if not self._running:
@@ -811,6 +846,11 @@ class Mesh:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _is_broadcast(frame: bytes) -> bool:
+    """Whether ``frame`` claims to be a whole broadcast envelope (its header says so)."""
+    return len(frame) >= _MIN_ENVELOPE and frame[0] == FRAME_ENVELOPE and frame[2] == _KIND_BROADCAST
 
 
 async def _acquire_both(a: asyncio.Semaphore, b: asyncio.Semaphore) -> None:

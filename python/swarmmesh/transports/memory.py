@@ -406,6 +406,14 @@ class MemoryNetwork:
             cond = self._pair_conditions.get((src._name, frozenset((src._peer_id, dst._peer_id))))
         if cond is None:
             cond = self._conditions.get(src._name, _PERFECT)
+        if cond is _PERFECT:  # the common case: no loss, no copies, next loop iteration
+            d.in_flight += 1
+            self.frames_in_flight += 1
+            d.pending.append(frame)
+            if not d.scheduled:
+                d.scheduled = True
+                asyncio.get_running_loop().call_soon(d.flush)
+            return
         rng = self._rng
         if cond.loss and rng.random() < cond.loss:
             counters["lost"] += 1
@@ -447,6 +455,7 @@ class MemoryTransport:
         "_capabilities",
         "_handler",
         "_links",
+        "_max_frame",
         "_name",
         "_peer_id",
         "_state",
@@ -466,6 +475,7 @@ class MemoryTransport:
         self._handler: LinkHandler | None = None
         self._links: dict[str, _Link] = {}
         self._capabilities = Capabilities(reliable=False, ordered=True, max_frame=max_frame, relayed=False)
+        self._max_frame = max_frame
 
     @property
     def name(self) -> str:
@@ -552,8 +562,8 @@ class MemoryTransport:
         link = self._links.get(peer_id)
         if link is None:
             raise NotLinkedError(self._name, peer_id)
-        if len(frame) > self._capabilities.max_frame:
-            raise FrameTooLargeError(self._name, len(frame), self._capabilities.max_frame)
+        if len(frame) > self._max_frame:
+            raise FrameTooLargeError(self._name, len(frame), self._max_frame)
         d = link.directions[self._peer_id]
         if d.in_flight < self.queue_size:
             self.network.transmit(d, frame if type(frame) is bytes else bytes(frame))
@@ -575,8 +585,8 @@ class MemoryTransport:
         link = self._links.get(peer_id)
         if link is None:
             raise NotLinkedError(self._name, peer_id)
-        if len(frame) > self._capabilities.max_frame:
-            raise FrameTooLargeError(self._name, len(frame), self._capabilities.max_frame)
+        if len(frame) > self._max_frame:
+            raise FrameTooLargeError(self._name, len(frame), self._max_frame)
         d = link.directions[self._peer_id]
         if d.in_flight >= self.queue_size:
             return False

@@ -1,7 +1,20 @@
-//! `swarmmesh.Envelope`, `verify_envelopes`, `split_frame` and `Reassembler`.
+//! `swarmmesh.Envelope`, `verify_envelopes`, `EnvelopeVerifier`, `split_frame`
+//! and `Reassembler`.
 
+#[cfg(unix)]
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
+#[cfg(unix)]
+use std::io::{ErrorKind, Read, Write as _};
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+#[cfg(unix)]
+use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use parking_lot::Mutex;
 use pyo3::basic::CompareOp;
@@ -23,6 +36,9 @@ use crate::envelope::{
 };
 use crate::error::CoreError;
 
+/// A signer thread splits a batch only into runs at least this long.
+#[cfg(unix)]
+const SIGN_MIN_PER_THREAD: usize = 32;
 /// Batches at least this long are verified with the GIL released.
 const DETACH_MIN_ENVELOPES: usize = 8;
 /// Payloads at least this long are hashed and copied with the GIL released.
@@ -390,6 +406,363 @@ fn verify_envelopes(
     }
 }
 
+/// A thread of the core that runs jobs without ever taking the GIL, and tells
+/// the event loop that results are ready by making a descriptor readable (one
+/// end of a socket pair, for `loop.add_reader`). At most `max_jobs` jobs are
+/// submitted and not collected; results come back in submission order.
+#[cfg(unix)]
+struct Worker<J, R> {
+    jobs: Mutex<Option<SyncSender<(u64, J)>>>,
+    done: Arc<Mutex<VecDeque<(u64, R)>>>,
+    wake: UnixStream,
+    state: Mutex<WorkerState>,
+    max_jobs: usize,
+}
+
+/// Job ids and the count of jobs submitted but not collected.
+#[cfg(unix)]
+struct WorkerState {
+    next_id: u64,
+    pending: usize,
+}
+
+#[cfg(unix)]
+impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
+    fn spawn(name: &str, max_jobs: i64, work: impl Fn(J) -> R + Send + 'static) -> PyResult<Self> {
+        let max_jobs = usize::try_from(max_jobs)
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                CoreError::invalid("max_jobs", format!("must be in [1, 1024], got {max_jobs}"))
+            })?;
+        let (wake, mut notify) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        notify.set_nonblocking(true)?;
+        let (tx, rx) = mpsc::sync_channel::<(u64, J)>(max_jobs);
+        let done = Arc::new(Mutex::new(VecDeque::new()));
+        let shared = Arc::clone(&done);
+        // Detached: once `close()` (or drop) ends the channel, the thread finishes
+        // its current job and returns on its own; the loop never waits for it.
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Ok((id, job)) = rx.recv() {
+                    let out = work(job);
+                    shared.lock().push_back((id, out));
+                    // Non-blocking: a full buffer already holds a wake-up for the reader.
+                    let _ = notify.write(&[1]);
+                }
+            })?;
+        Ok(Self {
+            jobs: Mutex::new(Some(tx)),
+            done,
+            wake,
+            state: Mutex::new(WorkerState {
+                next_id: 0,
+                pending: 0,
+            }),
+            max_jobs,
+        })
+    }
+
+    fn fileno(&self) -> i32 {
+        self.wake.as_raw_fd()
+    }
+
+    fn pending(&self) -> usize {
+        self.state.lock().pending
+    }
+
+    /// Queues the job made by `make` (called only if there is room); its id, or
+    /// None when `max_jobs` are pending.
+    fn submit(&self, make: impl FnOnce() -> PyResult<J>) -> PyResult<Option<u64>> {
+        let mut state = self.state.lock();
+        if state.pending >= self.max_jobs {
+            return Ok(None);
+        }
+        let jobs = self.jobs.lock();
+        let Some(tx) = jobs.as_ref() else {
+            return Err(CoreError::invalid("self", "the worker is closed").into());
+        };
+        let id = state.next_id;
+        match tx.try_send((id, make()?)) {
+            Ok(()) => {
+                state.next_id += 1;
+                state.pending += 1;
+                Ok(Some(id))
+            }
+            Err(TrySendError::Full(_)) => Ok(None),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(CoreError::invalid("self", "the worker thread has ended").into())
+            }
+        }
+    }
+
+    fn results(&self) -> Vec<(u64, R)> {
+        let mut buf = [0_u8; 64];
+        loop {
+            match (&self.wake).read(&mut buf) {
+                Ok(n) if n == buf.len() => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => break, // drained (WouldBlock), or the thread is gone (0, an error)
+            }
+        }
+        let out: Vec<(u64, R)> = self.done.lock().drain(..).collect();
+        let mut state = self.state.lock();
+        state.pending = state.pending.saturating_sub(out.len());
+        out
+    }
+
+    fn close(&self) {
+        self.jobs.lock().take();
+    }
+
+    fn describe(&self, what: &str) -> String {
+        let closed = self.jobs.lock().is_none();
+        format!(
+            "{what}(max_jobs={}, pending={}, closed={})",
+            self.max_jobs,
+            self.pending(),
+            if closed { "True" } else { "False" }
+        )
+    }
+}
+
+/// Owned copies of envelopes, for a worker thread.
+#[cfg(unix)]
+fn owned(py: Python<'_>, envelopes: &[Bound<'_, PyEnvelope>]) -> Vec<Envelope<Vec<u8>>> {
+    envelopes
+        .iter()
+        .map(|e| {
+            let e = e.get();
+            e.inner.with_payload(e.payload_bytes(py).to_vec())
+        })
+        .collect()
+}
+
+/// Verifies batches of envelopes on a thread of its own, which never takes the
+/// GIL: the event loop keeps running while a batch is checked, and learns that
+/// one is done from a readable file descriptor (`loop.add_reader(fileno(), ...)`).
+///
+/// `EnvelopeVerifier(*, threads=None, max_jobs=4)`: each batch is verified over
+/// `threads` workers (default: every core), as `verify_envelopes` does; at most
+/// `max_jobs` batches are submitted and not yet collected. `submit(envelopes)`
+/// copies the envelopes and returns the job's id (None when `max_jobs` are
+/// pending: verify that batch some other way); `results()` returns the
+/// `(id, verdicts)` of the jobs done since the last call, in submission order,
+/// and drains the descriptor. `close()` lets the thread finish its current
+/// batch and end; it is idempotent and also happens when the verifier is
+/// dropped. Unix only (the descriptor is one end of a socket pair).
+#[cfg(unix)]
+#[pyclass(frozen, module = "swarmmesh", name = "EnvelopeVerifier")]
+pub(crate) struct PyEnvelopeVerifier {
+    worker: Worker<Vec<Envelope<Vec<u8>>>, Vec<bool>>,
+}
+
+#[cfg(unix)]
+#[pymethods]
+impl PyEnvelopeVerifier {
+    #[new]
+    #[pyo3(signature = (*, threads = None, max_jobs = 4))]
+    fn new(threads: Option<usize>, max_jobs: i64) -> PyResult<Self> {
+        let threads = thread_count(threads)?;
+        let worker = Worker::spawn(
+            "swarmmesh-verifier",
+            max_jobs,
+            move |envs: Vec<Envelope<Vec<u8>>>| envelope::verify_envelopes(&envs, threads),
+        )?;
+        Ok(Self { worker })
+    }
+
+    /// The descriptor that becomes readable when a job is done.
+    fn fileno(&self) -> i32 {
+        self.worker.fileno()
+    }
+
+    /// Jobs submitted and not collected by `results()` yet.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.worker.pending()
+    }
+
+    /// Copies `envelopes` and queues them as one job; its id, or None when
+    /// `max_jobs` are pending. `InvalidArgumentError` once closed.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts sequences as owned Vecs
+    fn submit(
+        &self,
+        py: Python<'_>,
+        envelopes: Vec<Bound<'_, PyEnvelope>>,
+    ) -> PyResult<Option<u64>> {
+        self.worker.submit(|| Ok(owned(py, &envelopes)))
+    }
+
+    /// The `(id, verdicts)` of every job done since the last call, in order.
+    fn results(&self) -> Vec<(u64, Vec<bool>)> {
+        self.worker.results()
+    }
+
+    /// Stops taking jobs; the thread ends after the batch it is on. Idempotent.
+    fn close(&self) {
+        self.worker.close();
+    }
+
+    fn __repr__(&self) -> String {
+        self.worker.describe("EnvelopeVerifier")
+    }
+}
+
+/// Signs and encodes batches of envelopes with one key on a thread of its own,
+/// which never takes the GIL (the same machinery as `EnvelopeVerifier`).
+///
+/// `EnvelopeSigner(key, *, threads=None, max_jobs=4)`: `key` is a `SigningKey`;
+/// a batch is signed over at most `threads` threads (default: every core);
+/// `submit(envelopes)` checks that `key` is every envelope's origin (else
+/// `InvalidArgumentError` naming `key`), copies them and returns the job's id
+/// (None when `max_jobs` are pending); `results()` returns the
+/// `(id, frames)` of the jobs done since the last call, in submission order:
+/// each frame is the envelope signed by `key`, as `to_bytes()` encodes it.
+/// `close()` as for the verifier. Unix only.
+#[cfg(unix)]
+#[pyclass(frozen, module = "swarmmesh", name = "EnvelopeSigner")]
+pub(crate) struct PyEnvelopeSigner {
+    worker: Worker<Vec<Envelope<Vec<u8>>>, Vec<Vec<u8>>>,
+    origin: [u8; PUBLIC_KEY_LEN],
+}
+
+/// The frame of `env` signed by `key` (whose public key is the origin: checked
+/// at submission, so signing and encoding cannot fail).
+#[cfg(unix)]
+fn sign_frame(key: &crypto::SecretKey, mut env: Envelope<Vec<u8>>) -> Vec<u8> {
+    env.signature = None;
+    let sig = key.sign(&env.signing_bytes_with(&env.payload));
+    env.signature = Some(sig);
+    let mut out = vec![0; env.encoded_len(env.payload.len())];
+    match env.encode_into(&env.payload, &mut out) {
+        Ok(()) => out,
+        Err(_) => Vec::new(), // unreachable: a signed envelope always encodes
+    }
+}
+
+/// Signs and encodes `envs` over at most `threads` threads (signatures are
+/// independent: the batch is cut in equal runs), frames in order.
+#[cfg(unix)]
+fn sign_frames(
+    key: &crypto::SecretKey,
+    envs: Vec<Envelope<Vec<u8>>>,
+    threads: usize,
+) -> Vec<Vec<u8>> {
+    let threads = threads
+        .max(1)
+        .min(envs.len().div_ceil(SIGN_MIN_PER_THREAD).max(1));
+    if threads == 1 {
+        return envs.into_iter().map(|e| sign_frame(key, e)).collect();
+    }
+    let chunk = envs.len().div_ceil(threads);
+    let mut parts: Vec<Vec<Envelope<Vec<u8>>>> = Vec::with_capacity(threads);
+    let mut rest = envs;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|e| sign_frame(key, e))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // Signing cannot panic; if a worker ever did, its frames come back empty
+        // (the caller counts them as `sign_failed`) rather than end the thread.
+        let mut out = Vec::with_capacity(sizes.iter().sum());
+        for (h, n) in handles.into_iter().zip(sizes) {
+            match h.join() {
+                Ok(frames) => out.extend(frames),
+                Err(_) => out.extend(std::iter::repeat_n(Vec::new(), n)),
+            }
+        }
+        out
+    })
+}
+
+#[cfg(unix)]
+#[pymethods]
+impl PyEnvelopeSigner {
+    #[new]
+    #[pyo3(signature = (key, *, threads = None, max_jobs = 4))]
+    fn new(key: &Bound<'_, PySigningKey>, threads: Option<usize>, max_jobs: i64) -> PyResult<Self> {
+        let threads = thread_count(threads)?;
+        let secret = key.get().inner.clone();
+        let origin = secret.public_key();
+        let worker = Worker::spawn(
+            "swarmmesh-signer",
+            max_jobs,
+            move |envs: Vec<Envelope<Vec<u8>>>| sign_frames(&secret, envs, threads),
+        )?;
+        Ok(Self { worker, origin })
+    }
+
+    /// The descriptor that becomes readable when a job is done.
+    fn fileno(&self) -> i32 {
+        self.worker.fileno()
+    }
+
+    /// Jobs submitted and not collected by `results()` yet.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.worker.pending()
+    }
+
+    /// Copies `envelopes` (whose origin must be the key's) and queues them as
+    /// one job; its id, or None when `max_jobs` are pending.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts sequences as owned Vecs
+    fn submit(
+        &self,
+        py: Python<'_>,
+        envelopes: Vec<Bound<'_, PyEnvelope>>,
+    ) -> PyResult<Option<u64>> {
+        if let Some(e) = envelopes
+            .iter()
+            .find(|e| e.get().inner.origin != self.origin)
+        {
+            return Err(CoreError::invalid(
+                "key",
+                format!(
+                    "the key of {} cannot sign for origin {}",
+                    crypto::address_of(&self.origin),
+                    crypto::address_of(&e.get().inner.origin)
+                ),
+            )
+            .into());
+        }
+        self.worker.submit(|| Ok(owned(py, &envelopes)))
+    }
+
+    /// The `(id, frames)` of every job done since the last call, in order.
+    fn results<'py>(&self, py: Python<'py>) -> Vec<(u64, Vec<Bound<'py, PyBytes>>)> {
+        self.worker
+            .results()
+            .into_iter()
+            .map(|(id, frames)| (id, frames.iter().map(|f| PyBytes::new(py, f)).collect()))
+            .collect()
+    }
+
+    /// Stops taking jobs; the thread ends after the batch it is on. Idempotent.
+    fn close(&self) {
+        self.worker.close();
+    }
+
+    fn __repr__(&self) -> String {
+        self.worker.describe("EnvelopeSigner")
+    }
+}
+
 /// Cuts `frame` into chunk frames of at most `max_frame` bytes, or returns
 /// `[frame]` if it fits. `chunk_id` (16 bytes) names the chunks of this frame.
 #[pyfunction]
@@ -519,6 +892,10 @@ impl PyReassembler {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEnvelope>()?;
     m.add_class::<PyReassembler>()?;
+    #[cfg(unix)]
+    m.add_class::<PyEnvelopeVerifier>()?;
+    #[cfg(unix)]
+    m.add_class::<PyEnvelopeSigner>()?;
     m.add_function(wrap_pyfunction!(verify_envelopes, m)?)?;
     m.add_function(wrap_pyfunction!(split_frame, m)?)?;
     m.add("FRAME_ENVELOPE", FRAME_ENVELOPE)?;
