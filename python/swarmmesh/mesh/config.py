@@ -63,8 +63,8 @@ class MeshConfig:
 
     Sends: ``send_timeout_s`` bounds a whole ``send`` (unless its ``timeout`` says
     otherwise); one attempt waits for its ack the pair's RFC 6298 timeout (``srtt + 4
-    rttvar`` of that peer over that transport) within ``[min_attempt_timeout_s,
-    attempt_timeout_s]``, the upper bound until the pair has an RTT sample;
+    rttvar`` of that peer over that transport), at least ``min_attempt_timeout_s`` and at
+    most ``attempt_timeout_s``, the upper bound until the pair has an RTT sample;
     ``dial_timeout_s`` bounds a dial, ``max_parallel`` the transports a plan sends on at
     once (hedges included); when every route of a plan failed, the send plans again, up
     to ``send_rounds`` plans in all, within its deadline. ``legacy_attempts`` are the
