@@ -85,13 +85,14 @@ def test_sigkill_at_random_moments_never_corrupts_the_store(tmp_path: Path) -> N
         child.stdout.close()
         child.stderr.close()
         assert child.returncode == -signal.SIGKILL
-        for line in reported:
+        for line in reported[:-1]:  # the last is empty, or a line the kill cut short
             kind, _, hex_id = line.partition(" ")
             if kind == "tx" and len(hex_id) == 64:
                 accepted_txs.add(bytes.fromhex(hex_id))
             elif kind == "block":
                 block_hex, _, height = hex_id.partition(" ")
-                accepted_blocks[bytes.fromhex(block_hex)] = int(height)
+                if len(block_hex) == 64 and height.isdigit():  # not a line cut by the kill
+                    accepted_blocks[bytes.fromhex(block_hex)] = int(height)
         with open_chain(path) as chain:
             assert chain.integrity_check() == []
             committed = chain.state_hash()

@@ -119,7 +119,10 @@ async def test_forged_broadcast_is_dropped_and_reported() -> None:
     async with Pair() as p:
         sub = p.a.subscribe("news")
         # B relays a "broadcast" claiming C as origin, with a signature C never made.
-        forged = Envelope("broadcast", b"\x01" * 16, _kp(5).public_key, "news", b"lie", signature=bytes(64))
+        forged = Envelope(
+            "broadcast", b"\x01" * 16, _kp(5).public_key, "news", b"lie",
+            timestamp_ms=p.clock.wall_ms(), signature=bytes(64),
+        )  # fmt: skip
         await p.tb[0].send(p.ka.address, forged.to_bytes())
         await _settle()
         assert sub.get_nowait() is None
@@ -348,7 +351,9 @@ async def test_a_relay_cannot_inflate_the_ttl() -> None:
         tc = p.net.transport("integrated", kc)
         await tc.start(Recorder())
         await p.a.connect(kc.address)
-        env = Envelope("broadcast", b"\x09" * 16, p.kb.public_key, "news", b"x", ttl=255).signed(p.kb)
+        env = Envelope(
+            "broadcast", b"\x09" * 16, p.kb.public_key, "news", b"x", ttl=255, timestamp_ms=p.clock.wall_ms()
+        ).signed(p.kb)
         await p.tb[0].send(p.ka.address, env.to_bytes())
         await _settle()
         (got,) = [Envelope.from_bytes(f) for f in frames]
@@ -441,3 +446,63 @@ async def test_a_silent_transport_fails_over_after_its_rtt_timeout_not_the_fixed
         receipt = await p.run(p.a.send(p.kb.address, "t", b"x"), step=0.001)
         assert (receipt.transport, receipt.attempts) == ("gun", 2)
         assert p.clock.now() - start < 0.5  # 0.2 s timeout + one round trip, not 2 s
+
+
+async def test_a_broadcast_replayed_after_the_dedup_ttl_is_refused_as_stale() -> None:
+    cfg = MeshConfig(dedup_ttl_s=10.0, max_clock_skew_s=2.0)
+    async with Pair(config=cfg) as p:
+        sub = p.a.subscribe("news")
+        env = Envelope(
+            "broadcast", b"\x0b" * 16, p.kb.public_key, "news", b"once", timestamp_ms=p.clock.wall_ms()
+        ).signed(p.kb)
+        frame = env.to_bytes()
+        await p.tb[0].send(p.ka.address, frame)
+        await _settle()
+        assert sub.get_nowait() is not None
+        await p.clock.advance(5.0)
+        await p.tb[1].send(p.ka.address, frame)  # within the TTL: a duplicate
+        await _settle()
+        assert sub.get_nowait() is None
+        await p.clock.advance(25.0)  # 30 s after: the dedup filter has forgotten the id
+        assert not p.a._dedup.contains(env.message_id, p.clock.now_ms())
+        await p.tb[2].send(p.ka.address, frame)
+        await _settle()
+        assert sub.get_nowait() is None
+        dropped = p.a.stats()["dropped"]
+        assert isinstance(dropped, dict)
+        assert dropped["stale_broadcast"] == 1
+        assert not p.a.resilience.is_banned(p.kb.address)  # a clock matter, not misbehaviour
+
+
+async def test_a_broadcast_from_far_ahead_is_refused_and_its_id_stays_acceptable() -> None:
+    cfg = MeshConfig(dedup_ttl_s=10.0, max_clock_skew_s=2.0)
+    async with Pair(config=cfg) as p:
+        sub = p.a.subscribe("news")
+        ahead = Envelope(
+            "broadcast",
+            b"\x0c" * 16,
+            p.kb.public_key,
+            "news",
+            b"early",
+            timestamp_ms=p.clock.wall_ms() + 5_000,
+        ).signed(p.kb)
+        await p.tb[0].send(p.ka.address, ahead.to_bytes())
+        await _settle()
+        assert sub.get_nowait() is None
+        dropped = p.a.stats()["dropped"]
+        assert isinstance(dropped, dict)
+        assert dropped["future_broadcast"] == 1
+        await p.clock.advance(4.0)  # now only 1 s ahead: inside the skew, and accepted
+        await p.tb[0].send(p.ka.address, ahead.to_bytes())
+        await _settle()
+        msg = sub.get_nowait()
+        assert msg is not None
+        assert msg.payload == b"early"
+
+
+def test_the_clock_skew_must_leave_the_dedup_ttl_room() -> None:
+    with pytest.raises(ConfigError) as info:
+        MeshConfig(dedup_ttl_s=10.0, max_clock_skew_s=10.0)
+    assert info.value.field == "max_clock_skew_s"
+    window = MeshConfig(dedup_ttl_s=10.0, max_clock_skew_s=2.0).freshness()
+    assert (window.max_age_ms, window.max_skew_ms) == (7_999, 2_000)

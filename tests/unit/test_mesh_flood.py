@@ -86,10 +86,13 @@ async def test_a_tampered_copy_does_not_suppress_the_real_one() -> None:
     # first, in the same batch as the real one: only the tampered copy may be rejected.
     async with Pair() as p:
         sub = p.a.subscribe("news")
-        real = Envelope("broadcast", b"\x07" * 16, p.kb.public_key, "news", b"truth").signed(p.kb)
+        now = p.clock.wall_ms()
+        real = Envelope("broadcast", b"\x07" * 16, p.kb.public_key, "news", b"truth", timestamp_ms=now)
+        real = real.signed(p.kb)
         fake = Envelope(
-            "broadcast", real.message_id, p.kb.public_key, "news", b"lies", signature=real.signature
-        )
+            "broadcast", real.message_id, p.kb.public_key, "news", b"lies",
+            timestamp_ms=now, signature=real.signature,
+        )  # fmt: skip
         await p.tb[0].send(p.ka.address, fake.to_bytes())
         await p.tb[1].send(p.ka.address, real.to_bytes())
         await p.tb[2].send(p.ka.address, fake.forwarded().to_bytes())  # a copy of the fake, one hop on
@@ -150,8 +153,9 @@ async def test_batches_verified_off_the_loop_deliver_in_order_and_catch_forgerie
         for k in range(40):
             if k == 17:
                 forged = Envelope(
-                    "broadcast", b"\x05" * 16, _kp(9).public_key, "news", b"forged", signature=bytes(64)
-                )
+                    "broadcast", b"\x05" * 16, _kp(9).public_key, "news", b"forged",
+                    timestamp_ms=p.clock.wall_ms(), signature=bytes(64),
+                )  # fmt: skip
                 await p.tb[0].send(p.ka.address, forged.to_bytes())
             sent.append(await p.b.broadcast("news", k.to_bytes(2, "big")))
         await _quiet(p.a, p.b, net=p.net)

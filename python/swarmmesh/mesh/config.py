@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from swarmmesh.errors import ConfigError
+from swarmmesh.mesh.freshness import FreshnessWindow
 from swarmmesh.mesh.health import HealthConfig
 from swarmmesh.mesh.resilience import ResilienceConfig
 
@@ -51,6 +52,7 @@ _SECONDS: Final = {
     "dial_timeout_s": 0.0,
     "send_wait_s": 0.0,
     "dedup_ttl_s": 0.0,
+    "max_clock_skew_s": 0.0,
     "reassembly_timeout_s": 0.0,
     "maintenance_interval_s": 0.0,
     "router_half_life_s": 0.0,
@@ -72,7 +74,11 @@ class MeshConfig:
     transport (``None``: ``"peerjs"`` when present, else the first).
 
     Broadcasts: ``broadcast_ttl`` hops; ``dedup_capacity`` / ``dedup_fp_rate`` /
-    ``dedup_ttl_s`` size the one :class:`~swarmmesh.DedupFilter`; incoming broadcasts
+    ``dedup_ttl_s`` size the one :class:`~swarmmesh.DedupFilter`; a broadcast carries its
+    origin's wall-clock time and is dropped when it is ahead of this node's clock by more
+    than ``max_clock_skew_s``, or older than ``dedup_ttl_s - max_clock_skew_s``, so that a
+    copy replayed after the dedup filter forgot its id is refused (see
+    :mod:`swarmmesh.mesh.freshness`); incoming broadcasts
     are verified in batches of at most ``verify_batch_size`` (``verify_threads``: worker
     threads, ``None`` for every core), at most ``verify_queue`` waiting; a batch of at least
     ``verify_offload_min`` is verified on the core's verifier thread, overlapping the event
@@ -116,6 +122,7 @@ class MeshConfig:
     dedup_capacity: int = 200_000
     dedup_fp_rate: float = 1e-7
     dedup_ttl_s: float = 300.0
+    max_clock_skew_s: float = 30.0
     verify_batch_size: int = 256
     verify_threads: int | None = None
     verify_queue: int = 65_536
@@ -140,6 +147,10 @@ class MeshConfig:
     resilience: ResilienceConfig = field(default_factory=ResilienceConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
 
+    def freshness(self) -> FreshnessWindow:
+        """The window of broadcast timestamps this configuration accepts."""
+        return FreshnessWindow.for_ttl(round(self.dedup_ttl_s * 1000), round(self.max_clock_skew_s * 1000))
+
     def __post_init__(self) -> None:
         for name, (lo, hi) in _INTS.items():
             value = getattr(self, name)
@@ -159,6 +170,7 @@ class MeshConfig:
         x = self.router_exploration
         if isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 <= x <= 1.0:
             raise ConfigError("router_exploration", f"must be in [0, 1], got {x!r}")
+        self.freshness()  # the skew must leave the dedup TTL room for an age
         if self.min_attempt_timeout_s > self.attempt_timeout_s:
             raise ConfigError(
                 "min_attempt_timeout_s",

@@ -96,6 +96,7 @@ class Flood:
         "_addresses",
         "_config",
         "_dedup",
+        "_fresh",
         "_jobs",
         "_loop",
         "_mesh",
@@ -114,6 +115,7 @@ class Flood:
         self._dedup = dedup
         self._outboxes = outboxes
         self._config = config
+        self._fresh = config.freshness()
         # Every broadcast not verified yet (in flight included), by its frame without the
         # ttl and hops bytes: a copy from another peer or link has the same key.
         self._waiting: dict[bytes, _Waiting] = {}
@@ -223,6 +225,12 @@ class Flood:
 
         The caller has checked the dedup filter and :meth:`merge`.
         """
+        stale = self._fresh.check(env.timestamp_ms, self._mesh.clock.wall_ms())
+        if stale is not None:
+            # Too old for the dedup filter to vouch it is new (a replay), or from an origin
+            # whose clock is far ahead. Nothing is recorded: the id stays acceptable.
+            self._mesh.drop(f"{stale}_broadcast")
+            return
         key = frame[:4] + frame[6:]
         if key in self._waiting:  # pragma: no cover - the caller merged it
             self._waiting[key].senders.append(peer_id)

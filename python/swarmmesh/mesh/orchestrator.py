@@ -505,7 +505,7 @@ class Mesh:
             msg_id = self._new_id()
             env = Envelope(
                 "data", msg_id, self._keypair.public_key, topic, payload,
-                ttl=0, timestamp_ms=self._clock.now_ms(), target=target,
+                ttl=0, timestamp_ms=self._clock.wall_ms(), target=target,
             )  # fmt: skip
             op = SendOp(self, peer_id, msg_id, env.to_bytes(), budget)
             self._pending[msg_id] = op
@@ -666,12 +666,11 @@ class Mesh:
         """
         self._check_running()
         msg_id = self._new_id()
-        now = self._clock.now_ms()
         env = Envelope(
             "broadcast", msg_id, self._keypair.public_key, topic, payload,
-            ttl=self._config.broadcast_ttl, timestamp_ms=now,
+            ttl=self._config.broadcast_ttl, timestamp_ms=self._clock.wall_ms(),
         )  # fmt: skip
-        self._dedup.check_and_insert(msg_id, now)
+        self._dedup.check_and_insert(msg_id, self._clock.now_ms())
         self._count["broadcasts"] += 1
         await self._publisher.publish(env, msg_id)
         return msg_id
