@@ -973,8 +973,8 @@ class EnvelopeVerifier:
         """Jobs submitted and not collected by `results()` yet."""
     def submit(self, envelopes: Sequence[Envelope]) -> int | None:
         """Copy `envelopes` and queue them as one job; its id, or None when `max_jobs` are pending."""
-    def results(self) -> list[tuple[int, list[bool]]]:
-        """The `(id, verdicts)` of every job done since the last call, in order."""
+    def results(self) -> list[tuple[int, list[bool] | None]]:
+        """The `(id, verdicts)` of every job done since the last call, in order (None: the job failed)."""
     def close(self) -> None:
         """Stop taking jobs; the thread ends after its current batch. Idempotent."""
 
@@ -990,8 +990,8 @@ class EnvelopeSigner:
         """Jobs submitted and not collected by `results()` yet."""
     def submit(self, envelopes: Sequence[Envelope]) -> int | None:
         """Copy `envelopes` (origin: the key's) and queue them as one job; its id, or None when full."""
-    def results(self) -> list[tuple[int, list[bytes]]]:
-        """The `(id, frames)` of every job done since the last call, in order (each signed and encoded)."""
+    def results(self) -> list[tuple[int, list[bytes] | None]]:
+        """The `(id, frames)` of the jobs done since the last call, in order (None: the job failed)."""
     def close(self) -> None:
         """Stop taking jobs; the thread ends after its current batch. Idempotent."""
 

@@ -329,6 +329,12 @@ class Flood:
             # size goes: this batch is delivered first, so the order holds.
             while self._queue and self._submit():
                 pass
+            if verdicts is None:  # pragma: no cover - verification is total
+                log.error("flood: the verifier thread failed a batch of %d broadcasts", len(batch))
+                self._mesh.drop("verify_failed", len(batch))
+                for key in batch:
+                    self._waiting.pop(key, None)
+                continue
             try:
                 self._accept(batch, verdicts)
             except Exception:  # a reader callback must not lose the batches after this one

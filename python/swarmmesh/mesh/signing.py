@@ -199,6 +199,10 @@ class Publisher:
             ids = self._jobs.pop(job)
             if self._waiting:  # keep the thread busy while these go out
                 self._hand_over(inline=False)
+            if frames is None:  # pragma: no cover - signing is total
+                log.error("publisher: the signer thread failed a batch of %d broadcasts", len(ids))
+                self._counted("sign_failed", len(ids))
+                continue
             for frame, msg_id in zip(frames, ids, strict=True):
                 if not frame:  # pragma: no cover - a signed broadcast always encodes
                     self._counted("sign_failed", 1)

@@ -12,6 +12,8 @@ use std::os::fd::AsRawFd;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 #[cfg(unix)]
+use std::panic::AssertUnwindSafe;
+#[cfg(unix)]
 use std::sync::Arc;
 #[cfg(unix)]
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -413,11 +415,15 @@ fn verify_envelopes(
 #[cfg(unix)]
 struct Worker<J, R> {
     jobs: Mutex<Option<SyncSender<(u64, J)>>>,
-    done: Arc<Mutex<VecDeque<(u64, R)>>>,
+    done: Arc<Mutex<VecDeque<Finished<R>>>>,
     wake: UnixStream,
     state: Mutex<WorkerState>,
     max_jobs: usize,
 }
+
+/// A finished job: its id and its result (None if the work panicked).
+#[cfg(unix)]
+type Finished<R> = (u64, Option<R>);
 
 /// Job ids and the count of jobs submitted but not collected.
 #[cfg(unix)]
@@ -447,7 +453,10 @@ impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
             .name(name.to_owned())
             .spawn(move || {
                 while let Ok((id, job)) = rx.recv() {
-                    let out = work(job);
+                    // The work is total, but should it ever panic the job is reported
+                    // failed (None) and the thread goes on: the loop waiting for its
+                    // results must never wait for a thread that is gone.
+                    let out = std::panic::catch_unwind(AssertUnwindSafe(|| work(job))).ok();
                     shared.lock().push_back((id, out));
                     // Non-blocking: a full buffer already holds a wake-up for the reader.
                     let _ = notify.write(&[1]);
@@ -498,7 +507,7 @@ impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
         }
     }
 
-    fn results(&self) -> Vec<(u64, R)> {
+    fn results(&self) -> Vec<(u64, Option<R>)> {
         let mut buf = [0_u8; 64];
         loop {
             match (&self.wake).read(&mut buf) {
@@ -507,7 +516,7 @@ impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
                 _ => break, // drained (WouldBlock), or the thread is gone (0, an error)
             }
         }
-        let out: Vec<(u64, R)> = self.done.lock().drain(..).collect();
+        let out: Vec<(u64, Option<R>)> = self.done.lock().drain(..).collect();
         let mut state = self.state.lock();
         state.pending = state.pending.saturating_sub(out.len());
         out
@@ -596,8 +605,10 @@ impl PyEnvelopeVerifier {
         self.worker.submit(|| Ok(owned(py, &envelopes)))
     }
 
-    /// The `(id, verdicts)` of every job done since the last call, in order.
-    fn results(&self) -> Vec<(u64, Vec<bool>)> {
+    /// The `(id, verdicts)` of every job done since the last call, in order;
+    /// `verdicts` is None for a job whose verification failed (it cannot, but
+    /// the thread survives it if it ever does).
+    fn results(&self) -> Vec<(u64, Option<Vec<bool>>)> {
         self.worker.results()
     }
 
@@ -744,12 +755,16 @@ impl PyEnvelopeSigner {
         self.worker.submit(|| Ok(owned(py, &envelopes)))
     }
 
-    /// The `(id, frames)` of every job done since the last call, in order.
-    fn results<'py>(&self, py: Python<'py>) -> Vec<(u64, Vec<Bound<'py, PyBytes>>)> {
+    /// The `(id, frames)` of every job done since the last call, in order;
+    /// `frames` is None for a job whose signing failed (as for the verifier).
+    fn results<'py>(&self, py: Python<'py>) -> Vec<(u64, Option<Vec<Bound<'py, PyBytes>>>)> {
         self.worker
             .results()
             .into_iter()
-            .map(|(id, frames)| (id, frames.iter().map(|f| PyBytes::new(py, f)).collect()))
+            .map(|(id, frames)| {
+                let frames = frames.map(|f| f.iter().map(|b| PyBytes::new(py, b)).collect());
+                (id, frames)
+            })
             .collect()
     }
 
