@@ -143,11 +143,17 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
     """(goal, target, measured, verdict) for each performance goal of the issue."""
     out: list[tuple[str, str, str, str]] = []
 
-    def ratio_goal(label: str, target: float, ours: Row | None, rival: Row | None) -> None:
+    def ratio_goal(
+        label: str, target: float, ours: Row | None, rival: Row | None, *, recorded: str | None = None
+    ) -> None:
+        """``recorded``: the name of a ratio ``ours`` measured itself against the rival (timed
+        alternately in one test), preferred to comparing two rows timed at different moments."""
         if ours is None or rival is None:
             out.append((label, f">= {target:g}x", "not measured in this run", "-"))
             return
         ratio = rival.per_item_s / ours.per_item_s
+        if recorded is not None and recorded in ours.extra:
+            ratio = float(ours.extra[recorded])
         verdict = "met" if ratio >= target else f"missed ({ratio / target:.0%} of goal)"
         out.append((label, f">= {target:g}x", f"{ratio:.2f}x", verdict))
 
@@ -236,12 +242,15 @@ def goals(rows: list[Row]) -> list[tuple[str, str, str, str]]:
         4.0,
         one_core,
         find(rows, validate, "pynacl"),
+        recorded="ratio_vs_pynacl",
     )
+    cold = find(rows, validate, "validate_1000tx_cold_keys_swarmmesh_1thread")
     ratio_goal(
         "the same, every sender's key new to the node (decompressed-key cache empty)",
         4.0,
-        find(rows, validate, "validate_1000tx_cold_keys_swarmmesh_1thread"),
+        cold,
         find(rows, validate, "pynacl"),
+        recorded="ratio_vs_pynacl",
     )
     if one_core is not None:
         rate = 1 / one_core.per_item_s

@@ -16,9 +16,11 @@ Beside it:
 * pynacl 1.6 ``VerifyKey.verify`` of the same 1 001 signatures one by one: what
   a pure-Python node would pay for the signatures alone, before any state.
 
-Every row counts 1 001 items (transactions) per round. The swarmmesh one-thread
-row records ``ratio_vs_pynacl`` (pynacl time / swarmmesh time, the issue's goal:
->= 4x on one core) and ``tx_per_s`` (goal: >= 50 000).
+Every row counts 1 001 items (transactions) per round. The two swarmmesh one-thread
+rows (keys cached, keys cold) record ``ratio_vs_pynacl`` (pynacl time / swarmmesh time,
+the issue's goal: >= 4x on one core), timed alternately in the test itself so that both
+sides see the same machine, and ``tx_per_s`` (goal: >= 50 000); the goals table uses
+those.
 """
 
 from __future__ import annotations
@@ -86,16 +88,30 @@ MSGS = [t.signing_bytes() for t in BLOCK.txs]
 SIGS = [t.signature for t in BLOCK.txs]
 
 
-def validate(threads: int) -> float:
+def validate(threads: int, *, cold: bool = False) -> float:
     """Seconds for one end-to-end validation + connect on a fresh copy (best of 3)."""
     best = float("inf")
     for _ in range(3):
         ledger = LEDGER.copy()
+        if cold:
+            reset_key_cache()
         t = timeit.default_timer()
         result = ledger.connect(RAW, PARENT, 0, 10_000, threads=threads)
         best = min(best, timeit.default_timer() - t)
         assert result.ok, result
     return best
+
+
+def ratio_vs_pynacl(*, cold: bool) -> tuple[float, float, float]:
+    """(pynacl time / ours, ours, pynacl): best of 5 of each, alternating, so a slow spell
+    of the machine hits both sides (rows measured minutes apart can differ by 1.5x here)."""
+    ours = theirs = float("inf")
+    for _ in range(5):
+        ours = min(ours, validate(1, cold=cold))
+        theirs = min(theirs, min(timeit.repeat(pynacl_verify_all, number=1, repeat=1)))
+    if cold:
+        reset_key_cache()
+    return theirs / ours, ours, theirs
 
 
 def pynacl_verify_all() -> None:
@@ -119,11 +135,10 @@ def _connect(benchmark: BenchmarkFixture, threads: int) -> None:
 
 def test_validate_1000tx_swarmmesh_1thread(benchmark: BenchmarkFixture) -> None:
     _connect(benchmark, 1)
-    ours = validate(1)
-    theirs = min(timeit.repeat(pynacl_verify_all, number=1, repeat=3))
+    ratio, ours, theirs = ratio_vs_pynacl(cold=False)
     benchmark.extra_info["tx_per_s"] = round(ITEMS / ours)
     benchmark.extra_info["pynacl_sigs_per_s"] = round(ITEMS / theirs)
-    benchmark.extra_info["ratio_vs_pynacl"] = round(theirs / ours, 2)
+    benchmark.extra_info["ratio_vs_pynacl"] = round(ratio, 2)
 
 
 def test_validate_1000tx_cold_keys_swarmmesh_1thread(benchmark: BenchmarkFixture) -> None:
@@ -144,6 +159,10 @@ def test_validate_1000tx_cold_keys_swarmmesh_1thread(benchmark: BenchmarkFixture
         assert key_cache_stats()["hits"] == 0
     finally:
         reset_key_cache()
+    ratio, ours, theirs = ratio_vs_pynacl(cold=True)
+    benchmark.extra_info["tx_per_s"] = round(ITEMS / ours)
+    benchmark.extra_info["pynacl_sigs_per_s"] = round(ITEMS / theirs)
+    benchmark.extra_info["ratio_vs_pynacl"] = round(ratio, 2)
 
 
 def test_validate_1000tx_swarmmesh_2threads(benchmark: BenchmarkFixture) -> None:
