@@ -1151,6 +1151,10 @@ class Ledger:
         self, txs: Iterable[Transaction | bytes], *, threads: int | None = None
     ) -> list[str | None]:
         """One verdict per transaction applied in order to a scratch state (None = applies)."""
+    def apply_chains(
+        self, chains: Iterable[Iterable[Transaction | bytes]], *, threads: int | None = None
+    ) -> list[list[str | None]]:
+        """`apply_sequence` of each chain on its own scratch state, signatures in one batch."""
     def reward_amount(self, fees: int) -> int:
         """The exact reward of a block on this state whose fees sum to `fees`."""
     def balance(self, public_key: _Id) -> int:

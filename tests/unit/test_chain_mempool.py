@@ -229,3 +229,24 @@ def test_pool_invariants_hold_under_any_submissions(ops: list[tuple[str, int, in
             assert ledger.apply_sequence(chain) == [None] * len(chain)
         template = pool.template(max_txs=100, max_bytes=10_000)
         assert sorted(t.id for t in template) == sorted(t.id for t in pending)
+
+
+def test_revalidation_judges_every_sender_in_one_call_when_it_can() -> None:
+    ledger = FakeLedger({"a": (100, 0), "b": (100, 0), "c": (1, 0)})
+    calls: list[int] = []
+
+    def many(chains: Sequence[Sequence[FakeTx]]) -> list[list[str | None]]:
+        calls.append(len(chains))
+        return [ledger.apply_sequence(c) for c in chains]
+
+    pool = Mempool(ledger.apply_sequence, validate_many=many)
+    plain = make(ledger)
+    txs = [FakeTx("a", 0, 1), FakeTx("a", 1, 1), FakeTx("b", 0, 1), FakeTx("c", 0, 1)]
+    for p in (pool, plain):
+        for tx in txs:
+            p.add(tx)
+    ledger.connect([txs[0]])
+    ledger.accounts["c"] = (0, 0)  # c can no longer pay
+    assert pool.revalidate() == plain.revalidate()
+    assert calls == [3]  # one call for the three senders
+    assert set(pool.pending()) == set(plain.pending()) == {txs[1], txs[2]}

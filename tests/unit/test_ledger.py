@@ -565,3 +565,20 @@ def test_a_transaction_object_remembers_its_verified_signature() -> None:
     forged = flip_signature(txs[0])
     assert tip.ledger.apply_sequence([forged]) == ["bad-signature"]
     assert tip.ledger.apply_sequence([forged]) == ["bad-signature"]
+
+
+def test_apply_chains_is_apply_sequence_of_each_chain_on_its_own_state() -> None:
+    tip = Tip()
+    a0, a1 = transfer(ALICE, CAROL, 5, nonce=0), transfer(ALICE, CAROL, 5, nonce=1)
+    b0 = transfer(BOB, CAROL, 5, nonce=0)
+    chains: list[list[Transaction | bytes]] = [
+        [a0, a1],
+        [a1],  # a gap on its own state
+        [a0.to_bytes(), a0],  # the same transaction twice: a duplicate
+        [b"\x01garbage", b0],
+        [flip_signature(b0)],
+        [],
+    ]
+    assert tip.ledger.apply_chains(chains) == [tip.ledger.apply_sequence(c) for c in chains]
+    assert tip.ledger.apply_chains(chains)[2] == [None, "duplicate"]
+    assert tip.ledger.apply_chains([]) == []

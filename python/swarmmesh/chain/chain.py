@@ -120,7 +120,9 @@ class Chain:
         self._invalid: OrderedDict[bytes, AcceptResult] = OrderedDict()
         self._invalid_ids: OrderedDict[bytes, str] = OrderedDict()
         self._headers: OrderedDict[bytes, BlockHeader] = OrderedDict()
-        self._pool: Mempool[Transaction] = Mempool(self._validate_txs, limits=config.pool, store=store)
+        self._pool: Mempool[Transaction] = Mempool(
+            self._validate_txs, limits=config.pool, store=store, validate_many=self._validate_chains
+        )
         self._ledger: Ledger = genesis.ledger()
         self._index = BlockIndex(
             BlockNode(genesis.id, _ZERO, 0, genesis.header.work, 0, genesis.timestamp_ms)
@@ -206,7 +208,12 @@ class Chain:
         if tip is None or tip not in index:
             raise StoreError(str(self._store.path), "the recorded tip is not a stored block", code="corrupt")
         self._tip = self._header(tip)
-        self._pool = Mempool(self._validate_txs, limits=self._config.pool, store=self._store)
+        self._pool = Mempool(
+            self._validate_txs,
+            limits=self._config.pool,
+            store=self._store,
+            validate_many=self._validate_chains,
+        )
         restored: list[tuple[Transaction, int]] = []
         undecodable: list[bytes] = []
         for tx_id, seq, data in self._store.pool_rows():
@@ -332,6 +339,9 @@ class Chain:
 
     def _validate_txs(self, txs: Sequence[Transaction]) -> list[str | None]:
         return list(self._ledger.apply_sequence(list(txs)))
+
+    def _validate_chains(self, chains: Sequence[Sequence[Transaction]]) -> list[list[str | None]]:
+        return self._ledger.apply_chains([list(c) for c in chains])
 
     def submit_tx(self, tx: Transaction | bytes) -> AcceptResult:
         """Validate ``tx`` (a transaction or its bytes) against the tip state and add it to the pool.

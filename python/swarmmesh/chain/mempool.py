@@ -80,6 +80,8 @@ TxT = TypeVar("TxT", bound=PoolTx)
 
 #: Validates a sequence in order against the tip state: ``None`` per valid tx, else its reason code.
 Validator = Callable[[Sequence[TxT]], Sequence[str | None]]
+#: Judges many independent sequences at once (each against the tip state alone).
+ManyValidator = Callable[[Sequence[Sequence[TxT]]], Sequence[Sequence[str | None]]]
 
 
 @dataclass(frozen=True, init=False)
@@ -174,7 +176,16 @@ class _Best:
 class Mempool(Generic[TxT]):
     """Pending transactions, bounded, ordered and (optionally) persisted."""
 
-    __slots__ = ("_by_id", "_by_sender", "_bytes", "_limits", "_next_seq", "_store", "_validate")
+    __slots__ = (
+        "_by_id",
+        "_by_sender",
+        "_bytes",
+        "_limits",
+        "_next_seq",
+        "_store",
+        "_validate",
+        "_validate_many",
+    )
 
     def __init__(
         self,
@@ -182,9 +193,15 @@ class Mempool(Generic[TxT]):
         *,
         limits: PoolLimits | None = None,
         store: ChainStore | None = None,
+        validate_many: ManyValidator[TxT] | None = None,
     ) -> None:
-        """An empty pool judging transactions with ``validate``, persisting into ``store``."""
+        """An empty pool judging transactions with ``validate``, persisting into ``store``.
+
+        ``validate_many``, when given, judges the senders' chains of a revalidation in one
+        call (``Ledger.apply_chains``); it must equal ``validate`` applied to each.
+        """
         self._validate = validate
+        self._validate_many = validate_many
         self._limits = limits or PoolLimits()
         self._store = store
         self._by_id: dict[bytes, _Entry[TxT]] = {}
@@ -283,6 +300,8 @@ class Mempool(Generic[TxT]):
         rate strictly below ``above`` (``None``: no bound); ``None`` when the
         limits cannot be met that way. Equal rates: the most recent arrival goes.
         """
+        if count <= self._limits.max_count and size <= self._limits.max_bytes:
+            return []  # within the limits: no need to rank every sender's suffixes
         chains: dict[bytes, list[_Entry[TxT]]] = {}
         heap: list[tuple[_Rate, int, bytes]] = []
         for sender, by_nonce in self._by_sender.items():
@@ -352,9 +371,13 @@ class Mempool(Generic[TxT]):
             if current is None or (current[0].id != tx.id and tx.fee > current[0].fee):
                 slot[tx.nonce] = (tx, -1)
         kept: list[tuple[TxT, int]] = []
-        for by_nonce in pool.values():
-            chain = [by_nonce[n] for n in sorted(by_nonce)]
-            results = self._validate([t for t, _ in chain])
+        chains = [[by_nonce[n] for n in sorted(by_nonce)] for by_nonce in pool.values()]
+        txs = [[t for t, _ in chain] for chain in chains]
+        if self._validate_many is not None:
+            verdicts = self._validate_many(txs)
+        else:
+            verdicts = [self._validate(t) for t in txs]
+        for chain, results in zip(chains, verdicts, strict=True):
             valid = [item for item, reason in zip(chain, results, strict=True) if reason is None]
             kept.extend(valid[: self._limits.max_per_sender])
         kept_ids = {t.id for t, _ in kept}

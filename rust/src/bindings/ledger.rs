@@ -495,58 +495,59 @@ impl PyLedger {
         threads: Option<usize>,
     ) -> PyResult<Vec<Option<&'static str>>> {
         let threads = thread_count(threads)?;
-        // Decoded transactions, or None where the bytes do not decode; for
-        // Transaction objects, the object too (it remembers a verified signature).
-        let mut parsed: Vec<Option<Transaction>> = Vec::new();
-        let mut objects: Vec<Option<Bound<'_, PyTransaction>>> = Vec::new();
-        for item in txs.try_iter()? {
-            let item = item?;
-            if let Ok(t) = item.cast::<PyTransaction>() {
-                parsed.push(Some(t.get().inner.clone()));
-                objects.push(Some(t.clone()));
-            } else if let Ok(b) = item.cast::<PyBytes>() {
-                parsed.push(Transaction::decode(b.as_bytes()).ok());
-                objects.push(None);
-            } else {
-                return Err(super::errors::argument_type_error(
-                    "txs",
-                    "every item of `txs` must be a Transaction or bytes".to_owned(),
-                ));
-            }
-        }
-        let mut valid: Vec<Transaction> = Vec::with_capacity(parsed.len());
-        let mut known: Vec<bool> = Vec::with_capacity(parsed.len());
-        let mut decoded: Vec<Option<&Bound<'_, PyTransaction>>> = Vec::with_capacity(parsed.len());
-        for (p, o) in parsed.iter().zip(&objects) {
-            if let Some(tx) = p {
-                valid.push(tx.clone());
-                known.push(o.as_ref().is_some_and(|o| o.get().signature_known_valid()));
-                decoded.push(o.as_ref());
-            }
-        }
+        let seq = Sequence::parse(txs)?;
         let params = self.p(py);
         let run = || {
             self.state
                 .read()
-                .apply_sequence_known(params, &valid, threads, &known)
+                .apply_sequence_known(params, &seq.valid, threads, &seq.known)
         };
-        let (verdicts, sig_ok) = if valid.len() >= DETACH_MIN_TXS {
+        let (verdicts, sig_ok) = if seq.valid.len() >= DETACH_MIN_TXS {
             py.detach(run)
         } else {
             run()
         };
-        for (object, ok) in decoded.iter().zip(&sig_ok) {
-            if let (Some(object), true) = (object, ok) {
-                object.get().set_signature_valid();
-            }
+        Ok(seq.finish(verdicts, &sig_ok))
+    }
+
+    /// `apply_sequence` for many independent sequences in one call: each is
+    /// applied to its own scratch copy of the state (none sees another's
+    /// effects), and the signatures not yet known valid of all of them are
+    /// verified in one batch. One list of verdicts per sequence, in order.
+    #[pyo3(signature = (chains, *, threads = None))]
+    fn apply_chains(
+        &self,
+        py: Python<'_>,
+        chains: &Bound<'_, PyAny>,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<Option<&'static str>>>> {
+        let threads = thread_count(threads)?;
+        let mut seqs: Vec<Sequence<'_>> = Vec::new();
+        for chain in chains.try_iter()? {
+            seqs.push(Sequence::parse(&chain?)?);
         }
-        let mut verdicts = verdicts.into_iter();
-        Ok(parsed
-            .iter()
-            .map(|p| match p {
-                None => Some(TxReason::Malformed.code()),
-                Some(_) => verdicts.next().and_then(Result::err).map(TxReason::code),
-            })
+        let valid: Vec<Vec<Transaction>> = seqs
+            .iter_mut()
+            .map(|q| std::mem::take(&mut q.valid))
+            .collect();
+        let known: Vec<Vec<bool>> = seqs.iter().map(|q| q.known.clone()).collect();
+        let params = self.p(py);
+        let total: usize = valid.iter().map(Vec::len).sum();
+        let run = || {
+            self.state
+                .read()
+                .apply_chains(params, &valid, threads, &known)
+        };
+        let (verdicts, sig_ok) = if total >= DETACH_MIN_TXS {
+            py.detach(run)
+        } else {
+            run()
+        };
+        Ok(seqs
+            .into_iter()
+            .zip(verdicts)
+            .zip(&sig_ok)
+            .map(|((q, v), ok)| q.finish(v, ok))
             .collect())
     }
 
@@ -644,6 +645,78 @@ impl PyLedger {
             s.pool_balance(),
             s.entries().len()
         )
+    }
+}
+
+/// The transactions of one `apply_sequence` argument: each item decoded (None
+/// where bytes do not decode), the decoded ones in order, whether each of those
+/// is a Transaction object whose signature is already known valid, and the
+/// objects themselves (to remember the signatures verified now).
+struct Sequence<'py> {
+    parsed: Vec<bool>,
+    valid: Vec<Transaction>,
+    known: Vec<bool>,
+    objects: Vec<Option<Bound<'py, PyTransaction>>>,
+}
+
+impl<'py> Sequence<'py> {
+    fn parse(txs: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let mut seq = Sequence {
+            parsed: Vec::new(),
+            valid: Vec::new(),
+            known: Vec::new(),
+            objects: Vec::new(),
+        };
+        for item in txs.try_iter()? {
+            let item = item?;
+            if let Ok(t) = item.cast::<PyTransaction>() {
+                seq.valid.push(t.get().inner.clone());
+                seq.known.push(t.get().signature_known_valid());
+                seq.objects.push(Some(t.clone()));
+                seq.parsed.push(true);
+            } else if let Ok(b) = item.cast::<PyBytes>() {
+                match Transaction::decode(b.as_bytes()) {
+                    Ok(tx) => {
+                        seq.valid.push(tx);
+                        seq.known.push(false);
+                        seq.objects.push(None);
+                        seq.parsed.push(true);
+                    }
+                    Err(_) => seq.parsed.push(false),
+                }
+            } else {
+                return Err(super::errors::argument_type_error(
+                    "txs",
+                    "every item of `txs` must be a Transaction or bytes".to_owned(),
+                ));
+            }
+        }
+        Ok(seq)
+    }
+
+    /// The verdict codes, one per item (`malformed` where it did not decode),
+    /// after remembering the signatures found valid.
+    fn finish(
+        self,
+        verdicts: Vec<Result<(), TxReason>>,
+        sig_ok: &[bool],
+    ) -> Vec<Option<&'static str>> {
+        for (object, ok) in self.objects.iter().zip(sig_ok) {
+            if let (Some(object), true) = (object, ok) {
+                object.get().set_signature_valid();
+            }
+        }
+        let mut verdicts = verdicts.into_iter();
+        self.parsed
+            .iter()
+            .map(|&decoded| {
+                if decoded {
+                    verdicts.next().and_then(Result::err).map(TxReason::code)
+                } else {
+                    Some(TxReason::Malformed.code())
+                }
+            })
+            .collect()
     }
 }
 

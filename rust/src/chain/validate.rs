@@ -418,6 +418,9 @@ fn distribute_token(
     Ok(())
 }
 
+/// One verdict per transaction of a sequence.
+pub type Verdicts = Vec<Result<(), TxReason>>;
+
 impl Ledger {
     /// [`check_header`]: the header checks that need no state.
     pub fn check_header(
@@ -511,7 +514,7 @@ impl Ledger {
         txs: &[Transaction],
         threads: usize,
         known_valid: &[bool],
-    ) -> (Vec<Result<(), TxReason>>, Vec<bool>) {
+    ) -> (Verdicts, Vec<bool>) {
         // One encoding per transaction: the signed message and the id.
         let signed: Vec<Vec<u8>> = txs.iter().map(Transaction::signed_bytes).collect();
         let unknown: Vec<usize> = (0..txs.len())
@@ -529,12 +532,73 @@ impl Ledger {
         for (&i, ok) in unknown.iter().zip(crypto::verify_batch(&items, threads)) {
             sig_ok[i] = ok;
         }
-        let mut seen = HashSet::with_capacity(txs.len());
-        let mut ov = Overlay::new(self);
-        let verdicts = txs
+        let verdicts = self.apply_verified(params, txs, &signed, &sig_ok);
+        (verdicts, sig_ok)
+    }
+
+    /// [`apply_sequence_known`](Self::apply_sequence_known) for many
+    /// independent sequences at once, each on its own scratch copy of this
+    /// state (one sequence cannot see another's effects), with the unknown
+    /// signatures of all of them verified in one batch. `known_valid[c][i]`
+    /// is for transaction `i` of sequence `c`.
+    pub fn apply_chains(
+        &self,
+        params: &ChainParams,
+        chains: &[Vec<Transaction>],
+        threads: usize,
+        known_valid: &[Vec<bool>],
+    ) -> (Vec<Verdicts>, Vec<Vec<bool>>) {
+        let signed: Vec<Vec<Vec<u8>>> = chains
+            .iter()
+            .map(|c| c.iter().map(Transaction::signed_bytes).collect())
+            .collect();
+        let mut unknown: Vec<(usize, usize)> = Vec::new();
+        for (c, chain) in chains.iter().enumerate() {
+            for i in 0..chain.len() {
+                let known = known_valid
+                    .get(c)
+                    .and_then(|k| k.get(i))
+                    .copied()
+                    .unwrap_or(false);
+                if !known {
+                    unknown.push((c, i));
+                }
+            }
+        }
+        let items: Vec<BatchItem<'_>> = unknown
+            .iter()
+            .map(|&(c, i)| BatchItem {
+                public_key: &chains[c][i].sender,
+                msg: &signed[c][i][..signed[c][i].len() - crypto::SIGNATURE_LEN],
+                sig: &chains[c][i].signature,
+            })
+            .collect();
+        let mut sig_ok: Vec<Vec<bool>> = chains.iter().map(|c| vec![true; c.len()]).collect();
+        for (&(c, i), ok) in unknown.iter().zip(crypto::verify_batch(&items, threads)) {
+            sig_ok[c][i] = ok;
+        }
+        let verdicts = chains
             .iter()
             .zip(&signed)
             .zip(&sig_ok)
+            .map(|((chain, signed), ok)| self.apply_verified(params, chain, signed, ok))
+            .collect();
+        (verdicts, sig_ok)
+    }
+
+    /// The state part of a sequence whose signature verdicts are `sig_ok`.
+    fn apply_verified(
+        &self,
+        params: &ChainParams,
+        txs: &[Transaction],
+        signed: &[Vec<u8>],
+        sig_ok: &[bool],
+    ) -> Vec<Result<(), TxReason>> {
+        let mut seen = HashSet::with_capacity(txs.len());
+        let mut ov = Overlay::new(self);
+        txs.iter()
+            .zip(signed)
+            .zip(sig_ok)
             .map(|((tx, both), &ok)| {
                 let id = crypto::sha256(&both[TX_SIGNING_DOMAIN.len()..]);
                 if seen.contains(&id) {
@@ -547,8 +611,7 @@ impl Ledger {
                 seen.insert(id);
                 Ok(())
             })
-            .collect();
-        (verdicts, sig_ok)
+            .collect()
     }
 
     /// The reward amount a block on top of this state must pay when its

@@ -513,6 +513,31 @@ fn sequence_with_known_signatures_verifies_only_the_others() {
 }
 
 #[test]
+fn chains_are_judged_apart_and_equal_sequences_judged_one_by_one() {
+    let fx = Fx::new();
+    let a0 = tx(&key(1), 0, 1, TxBody::Donate { amount: 5 });
+    let a1 = tx(&key(1), 1, 1, TxBody::Donate { amount: 5 });
+    let mut forged = tx(&key(2), 0, 1, TxBody::Donate { amount: 5 });
+    forged.signature[3] ^= 1;
+    // key(1)'s nonce 0 in two chains: each chain sees the tip state, not the other.
+    let chains = vec![
+        vec![a0.clone(), a1.clone()],
+        vec![forged.clone()],
+        vec![a0.clone()],
+        vec![],
+    ];
+    let known = vec![vec![false, true], vec![false], vec![true], vec![]];
+    let (v, sig) = fx.ledger.apply_chains(&fx.p, &chains, 1, &known);
+    assert_eq!(v.len(), 4);
+    for (c, chain) in chains.iter().enumerate() {
+        let (alone, _) = fx.ledger.apply_sequence_known(&fx.p, chain, 1, &known[c]);
+        assert_eq!(v[c], alone, "chain {c}");
+    }
+    assert_eq!(v[1], [Err(TxReason::BadSignature)]);
+    assert_eq!(sig, [vec![true, true], vec![false], vec![true], vec![]]);
+}
+
+#[test]
 fn sequence_skips_failures_and_later_txs_see_earlier_ones() {
     let fx = Fx::new();
     let v = fx.ledger.apply_sequence(
