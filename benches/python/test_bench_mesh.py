@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import time
 import timeit
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from swarmmesh import (
@@ -171,31 +172,38 @@ def test_orchestration_per_message(benchmark: Any) -> None:
     benchmark.extra_info["us_per_message"] = round(per * 1e6, 3)
 
 
+async def _burst(a: Mesh, sub: Any, n: int) -> float:
+    """Seconds for ``a`` to broadcast ``n`` 100-byte messages until ``sub`` has them all."""
+    payload = bytes(100)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await a.broadcast("bench", payload)
+    for _ in range(n):
+        await sub.get()
+    return time.perf_counter() - t0
+
+
+def _pubsub_row(benchmark: Any, name: str, run: Callable[[int], Coroutine[Any, Any, float]]) -> None:
+    benchmark.group = PUBSUB_GROUP
+    benchmark.name = name
+    results: list[float] = []
+    benchmark.pedantic(lambda: results.append(asyncio.run(run(N_PUBSUB))), rounds=scaled(3, 1))
+    benchmark.extra_info["items"] = N_PUBSUB
+    benchmark.extra_info["messages_per_s"] = round(N_PUBSUB / min(results))
+
+
 async def _mesh_pubsub(n: int) -> float:
     net = MemoryNetwork(seed=1, queue_size=4 * n)
     a, b, _, kb = _pair(net)
     async with a, b:
         sub = b.subscribe("bench")
         await a.connect(kb.address)
-        payload = bytes(100)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            await a.broadcast("bench", payload)
-        got = 0
-        while got < n:
-            await sub.get()
-            got += 1
-        seconds = time.perf_counter() - t0
-    return seconds
+        return await _burst(a, sub, n)
 
 
 def test_mesh_pubsub_two_nodes(benchmark: Any) -> None:
-    benchmark.group = PUBSUB_GROUP
-    benchmark.name = "swarmmesh Mesh.broadcast (signed, batch-verified; MemoryNetwork, 3 transports)"
-    results: list[float] = []
-    benchmark.pedantic(lambda: results.append(asyncio.run(_mesh_pubsub(N_PUBSUB))), rounds=scaled(3, 1))
-    benchmark.extra_info["items"] = N_PUBSUB
-    benchmark.extra_info["messages_per_s"] = round(N_PUBSUB / min(results))
+    name = "swarmmesh Mesh.broadcast (signed, batch-verified; MemoryNetwork, 3 transports)"
+    _pubsub_row(benchmark, name, _mesh_pubsub)
 
 
 async def _mesh_pubsub_websocket(n: int) -> float:
@@ -207,24 +215,9 @@ async def _mesh_pubsub_websocket(n: int) -> float:
         assert wb.listen_url is not None
         sub = b.subscribe("bench")
         await a.connect(address=wb.listen_url)
-        payload = bytes(100)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            await a.broadcast("bench", payload)
-        got = 0
-        while got < n:
-            await sub.get()
-            got += 1
-        seconds = time.perf_counter() - t0
-    return seconds
+        return await _burst(a, sub, n)
 
 
 def test_mesh_pubsub_two_nodes_websocket(benchmark: Any) -> None:
-    benchmark.group = PUBSUB_GROUP
-    benchmark.name = "swarmmesh Mesh.broadcast (signed, batch-verified; one WebSocket link on loopback)"
-    results: list[float] = []
-    benchmark.pedantic(
-        lambda: results.append(asyncio.run(_mesh_pubsub_websocket(N_PUBSUB))), rounds=scaled(3, 1)
-    )
-    benchmark.extra_info["items"] = N_PUBSUB
-    benchmark.extra_info["messages_per_s"] = round(N_PUBSUB / min(results))
+    name = "swarmmesh Mesh.broadcast (signed, batch-verified; one WebSocket link on loopback)"
+    _pubsub_row(benchmark, name, _mesh_pubsub_websocket)

@@ -10,6 +10,7 @@ import pytest
 from swarmmesh import Envelope, Keypair, MemoryNetwork, Mesh, MeshConfig
 from swarmmesh.clock import ManualClock
 from swarmmesh.mesh.flood import Flood
+from tests.meshkit import counters, dropped, quiet
 
 NAMES = ("integrated", "gun", "peerjs")
 
@@ -42,40 +43,14 @@ class Pair:
         await self.b.stop()
 
 
-def _counters(mesh: Mesh) -> dict[str, int]:
-    c = mesh.stats()["counters"]
-    assert isinstance(c, dict)
-    return c
-
-
-def _dropped(mesh: Mesh) -> dict[str, int]:
-    d = mesh.stats()["dropped"]
-    assert isinstance(d, dict)
-    return d
-
-
-async def _quiet(*meshes: Mesh, net: MemoryNetwork) -> None:
-    """Run the loop until nothing is in flight, queued or being verified (threads included)."""
-    quiet = 0
-    for _ in range(20_000):
-        await asyncio.sleep(0 if quiet < 2 else 0.001)
-        if net.in_flight() == 0 and all(m.backlog() == 0 for m in meshes):
-            quiet += 1
-            if quiet >= 3:
-                return
-        else:
-            quiet = 0
-    raise AssertionError("never quiet")
-
-
 async def test_copies_over_every_transport_are_verified_once_and_delivered_once() -> None:
     async with Pair() as p:
         sub = p.a.subscribe("news")
         ids = [await p.b.broadcast("news", bytes([k])) for k in range(5)]
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         got = [m.message_id for m in iter(sub.get_nowait, None)]
         assert got == ids
-        c = _counters(p.a)
+        c = counters(p.a)
         assert c["verified"] == 5  # one check per message, not one per copy
         assert c["duplicates"] == 10  # the other two transports' copies
         assert c["broadcasts_received"] == 5
@@ -96,24 +71,24 @@ async def test_a_tampered_copy_does_not_suppress_the_real_one() -> None:
         await p.tb[0].send(p.ka.address, fake.to_bytes())
         await p.tb[1].send(p.ka.address, real.to_bytes())
         await p.tb[2].send(p.ka.address, fake.forwarded().to_bytes())  # a copy of the fake, one hop on
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         msg = sub.get_nowait()
         assert msg is not None
         assert (msg.payload, msg.transport) == (b"truth", "gun")
         assert sub.get_nowait() is None
-        assert _dropped(p.a)["bad_signature"] == 2  # both copies of the fake, one check
-        assert _counters(p.a)["verified"] == 2
+        assert dropped(p.a)["bad_signature"] == 2  # both copies of the fake, one check
+        assert counters(p.a)["verified"] == 2
 
 
 async def test_a_leaf_builds_no_forward() -> None:
     async with Pair() as p:
         sub = p.a.subscribe("news")
         await p.b.broadcast("news", b"x")
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         assert sub.get_nowait() is not None
         # b's three copies and nothing else: a's only peer is the origin.
         assert p.net.stats()["sent"] == 3
-        assert "forwarded" not in _counters(p.a)
+        assert "forwarded" not in counters(p.a)
 
 
 async def test_a_relay_forwards_once_to_every_peer_but_the_senders_and_origin() -> None:
@@ -134,12 +109,12 @@ async def test_a_relay_forwards_once_to_every_peer_but_the_senders_and_origin() 
         await c.connect(keys[3].address)
         subs = [m.subscribe("news") for m in meshes]
         mid = await a.broadcast("news", b"hello")
-        await _quiet(*meshes, net=net)
+        await quiet(*meshes, net=net)
         for i, s in enumerate(subs):
             got = [m.message_id for m in iter(s.get_nowait, None)]
             assert got == ([] if i == 0 else [mid])
-        assert _counters(b)["forwarded"] == 1
-        assert _counters(a).get("duplicates", 0) == 0  # never back to the origin
+        assert counters(b)["forwarded"] == 1
+        assert counters(a).get("duplicates", 0) == 0  # never back to the origin
     finally:
         for m in meshes:
             await m.stop()
@@ -158,11 +133,11 @@ async def test_batches_verified_off_the_loop_deliver_in_order_and_catch_forgerie
                 )  # fmt: skip
                 await p.tb[0].send(p.ka.address, forged.to_bytes())
             sent.append(await p.b.broadcast("news", k.to_bytes(2, "big")))
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         got = [m.message_id for m in iter(sub.get_nowait, None)]
         assert got == sent
-        assert _dropped(p.a)["bad_signature"] == 1
-        c = _counters(p.a)
+        assert dropped(p.a)["bad_signature"] == 1
+        c = counters(p.a)
         assert c["verified"] == 41
         assert c["verify_batches"] >= 6
         assert c["verify_offloaded"] >= 4
@@ -194,9 +169,9 @@ async def test_a_loop_that_cannot_watch_descriptors_verifies_inline(monkeypatch:
         monkeypatch.setattr(asyncio.get_running_loop(), "add_reader", refuse)
         sub = p.a.subscribe("news")
         sent = [await p.b.broadcast("news", bytes([k])) for k in range(20)]
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == sent
-        c = _counters(p.a)
+        c = counters(p.a)
         assert "verify_offloaded" not in c
         assert c["verified"] == 20
 
@@ -219,7 +194,7 @@ async def test_a_failing_delivery_of_one_verified_batch_loses_only_that_batch(
 
         monkeypatch.setattr(Flood, "_accept", flaky)
         ids = [await p.b.broadcast("news", bytes([k])) for k in range(20)]
-        await _quiet(p.a, p.b, net=p.net)
+        await quiet(p.a, p.b, net=p.net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == ids[:4] + ids[8:]
         assert p.a.backlog() == 0
         assert "delivering a verified batch failed" in caplog.text

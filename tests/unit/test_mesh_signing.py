@@ -10,6 +10,7 @@ import pytest
 from swarmmesh import Keypair, MemoryNetwork, Mesh, MeshConfig
 from swarmmesh.clock import ManualClock
 from swarmmesh.errors import DeliveryError
+from tests.meshkit import counters, quiet
 
 NAMES = ("integrated", "gun")
 
@@ -27,26 +28,6 @@ def _pair(cfg: MeshConfig) -> tuple[MemoryNetwork, Mesh, Mesh, Keypair]:
     return net, a, b, kb
 
 
-def _counters(mesh: Mesh) -> dict[str, int]:
-    c = mesh.stats()["counters"]
-    assert isinstance(c, dict)
-    return c
-
-
-async def _quiet(*meshes: Mesh, net: MemoryNetwork) -> None:
-    """Run the loop until nothing is in flight, queued, signed or verified (threads included)."""
-    quiet = 0
-    for _ in range(20_000):
-        await asyncio.sleep(0 if quiet < 2 else 0.001)
-        if net.in_flight() == 0 and all(m.backlog() == 0 for m in meshes):
-            quiet += 1
-            if quiet >= 3:
-                return
-        else:
-            quiet = 0
-    raise AssertionError("never quiet")
-
-
 async def test_a_burst_is_signed_off_the_loop_and_arrives_in_order() -> None:
     net, a, b, kb = _pair(MeshConfig(sign_offload_min=10, verify_batch_size=32))
     async with a, b:
@@ -55,12 +36,12 @@ async def test_a_burst_is_signed_off_the_loop_and_arrives_in_order() -> None:
         ids = [await a.broadcast("news", k.to_bytes(2, "big")) for k in range(300)]
         assert len(set(ids)) == 300
         assert a.backlog() > 0  # part of the burst waits for the signer thread
-        await _quiet(a, b, net=net)
+        await quiet(a, b, net=net)
         got = [(m.message_id, m.payload) for m in iter(sub.get_nowait, None)]
         assert got == [(mid, k.to_bytes(2, "big")) for k, mid in enumerate(ids)]
-        assert _counters(a)["sign_offloaded"] >= 9  # 290 of them, in batches of at most 32
-        assert _counters(a)["broadcasts"] == 300
-        assert _counters(b)["verified"] == 300
+        assert counters(a)["sign_offloaded"] >= 9  # 290 of them, in batches of at most 32
+        assert counters(a)["broadcasts"] == 300
+        assert counters(b)["verified"] == 300
         assert "bad_signature" not in b.stats()["dropped"]  # type: ignore[operator]
 
 
@@ -71,7 +52,7 @@ async def test_a_small_burst_is_signed_inline_and_queued_before_broadcast_return
         for k in range(20):
             await a.broadcast("news", bytes([k]))
             assert net.in_flight() == 2 * (k + 1)  # on the wire of both transports already
-        assert "sign_offloaded" not in _counters(a)
+        assert "sign_offloaded" not in counters(a)
 
 
 async def test_a_full_sign_queue_makes_broadcast_wait() -> None:
@@ -86,7 +67,7 @@ async def test_a_full_sign_queue_makes_broadcast_wait() -> None:
             ids.append(await a.broadcast("news", k.to_bytes(2, "big")))
             seen_full = seen_full or a.backlog() >= 8
             assert a.backlog() <= 8 + 4 * 4 + 2 * 4 * 4  # queue + batches with the thread + frames
-        await _quiet(a, b, net=net)
+        await quiet(a, b, net=net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == ids
         assert seen_full
 
@@ -116,9 +97,9 @@ async def test_a_loop_that_cannot_watch_descriptors_signs_inline(monkeypatch: py
         await a.connect(kb.address)
         sub = b.subscribe("news")
         ids = [await a.broadcast("news", bytes([k])) for k in range(50)]
-        await _quiet(a, b, net=net)
+        await quiet(a, b, net=net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == ids
-        assert "sign_offloaded" not in _counters(a)
+        assert "sign_offloaded" not in counters(a)
 
 
 async def test_a_failing_flood_of_one_signed_frame_loses_only_that_frame(
@@ -141,7 +122,7 @@ async def test_a_failing_flood_of_one_signed_frame_loses_only_that_frame(
 
         publisher._send = flaky
         ids = [await a.broadcast("news", bytes([k])) for k in range(30)]
-        await _quiet(a, b, net=net)
+        await quiet(a, b, net=net)
         got = [m.message_id for m in iter(sub.get_nowait, None)]
         assert got == ids[:4] + ids[5:]
         assert "flooding a signed broadcast failed" in caplog.text
@@ -159,7 +140,7 @@ async def test_without_a_spare_core_everything_stays_on_the_loop(monkeypatch: py
         sub = b.subscribe("news")
         ids = [await a.broadcast("news", bytes([k])) for k in range(40)]
         assert a.backlog() == 0  # signed and queued before broadcast returned
-        await _quiet(a, b, net=net)
+        await quiet(a, b, net=net)
         assert [m.message_id for m in iter(sub.get_nowait, None)] == ids
-        assert "sign_offloaded" not in _counters(a)
-        assert "verify_offloaded" not in _counters(b)
+        assert "sign_offloaded" not in counters(a)
+        assert "verify_offloaded" not in counters(b)
